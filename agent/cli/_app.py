@@ -1,0 +1,105 @@
+"""The click group and the options that several subcommands share."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from agent.errors import ConfigurationError
+from agent.models import MemoryCache, Model, ResponseCache, SQLiteCache, get_model
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="faithcheck")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def main(verbose: int) -> None:
+    """faithcheck: ask an LLM to explain itself, then check whether the explanation is faithful."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def parse_key_values(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
+    """`("dtype=bfloat16", "max_connections=4")` -> dict, with YAML scalars (numbers, booleans) parsed."""
+    import yaml
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigurationError(f"{flag} expects key=value, got '{pair}'")
+        options[key.strip().replace("-", "_")] = yaml.safe_load(value) if value else ""
+    return options
+
+
+def model_options(func: F) -> F:
+    """Flags to reach a model: base URL, key, provider options, cache. Each mirrors an environment variable."""
+    decorators = [
+        click.option(
+            "--base-url",
+            envvar="OPENAI_BASE_URL",
+            default=None,
+            help="OpenAI-compatible endpoint for openai/ models [env OPENAI_BASE_URL].",
+        ),
+        click.option(
+            "--api-key",
+            envvar="OPENAI_API_KEY",
+            default=None,
+            show_envvar=False,
+            help="API key for openai/ models; prefer the environment variable OPENAI_API_KEY.",
+        ),
+        click.option(
+            "-O",
+            "--model-option",
+            "model_option",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Provider option, repeatable (e.g. -O dtype=bfloat16, -O max_connections=4).",
+        ),
+        click.option(
+            "--cache-dir",
+            envvar="FAITHCHECK_CACHE_DIR",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="Response cache directory [env FAITHCHECK_CACHE_DIR; default: the user cache dir].",
+        ),
+        click.option(
+            "--no-cache",
+            envvar="FAITHCHECK_NO_CACHE",
+            is_flag=True,
+            default=False,
+            help="Do not read or write the persistent cache (identical requests in one run are still shared).",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def build_cache(cache_dir: Path | None, no_cache: bool) -> ResponseCache:
+    """The persistent SQLite cache, or a per-run memory cache with --no-cache."""
+    return MemoryCache() if no_cache else SQLiteCache(cache_dir)
+
+
+def build_model(
+    name: str,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    model_option: tuple[str, ...] = (),
+    cache: ResponseCache | None = None,
+    max_connections: int | None = None,
+) -> Model:
+    """Resolve a model name with the shared CLI options."""
+    options = parse_key_values(model_option, "--model-option")
+    if name.startswith("openai/") or name == "openai":
+        if base_url:
+            options.setdefault("base_url", base_url)
+        if api_key:
+            options.setdefault("api_key", api_key)
+    return get_model(name, cache=cache, max_connections=max_connections, **options)

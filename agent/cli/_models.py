@@ -1,0 +1,113 @@
+"""`faithcheck models` and `faithcheck generate`: see the model interface work."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from agent._sync import run_sync
+from agent.cli._app import build_cache, build_model, main, model_options
+from agent.models import ChatMessage, GenerateConfig, providers
+from agent.models.scripted import scripted_names
+
+
+@main.command("models")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def models_command(as_json: bool) -> None:
+    """List model providers, whether they are usable here, and the scripted models (organisms)."""
+    rows = [
+        {
+            "provider": entry.name,
+            "example": entry.example,
+            "summary": entry.summary,
+            "missing": entry.missing(),
+        }
+        for entry in providers()
+    ]
+    scripted = scripted_names()
+    if as_json:
+        click.echo(json.dumps({"providers": rows, "scripted": scripted}, indent=2))
+        return
+    console = Console()
+    table = Table(title="Model providers", show_lines=False)
+    for column in ("provider", "example", "what", "status"):
+        table.add_column(column)
+    for row in rows:
+        status = "ready" if not row["missing"] else "install " + ", ".join(row["missing"])
+        table.add_row(row["provider"], row["example"], row["summary"], status)
+    console.print(table)
+    organisms = Table(title="Scripted models (scripted/<name>)")
+    organisms.add_column("name")
+    organisms.add_column("behaviour")
+    for name, description in scripted.items():
+        organisms.add_row(name, description)
+    console.print(organisms)
+
+
+@main.command("generate")
+@click.option("-m", "--model", "model_name", required=True, envvar="FAITHCHECK_MODEL", help="provider/model.")
+@click.argument("prompt")
+@click.option("--system", default=None, help="A system message to send first.")
+@click.option("--max-tokens", default=256, show_default=True, type=int)
+@click.option("--temperature", default=0.0, show_default=True, type=float)
+@click.option("--seed", default=None, type=int)
+@click.option("-n", "n", default=1, show_default=True, type=int, help="Number of samples.")
+@click.option("--logprobs", is_flag=True, help="Ask for token log-probabilities (where the backend has them).")
+@click.option("--json", "as_json", is_flag=True, help="Print the typed completion as JSON.")
+@model_options
+def generate_command(
+    model_name: str,
+    prompt: str,
+    system: str | None,
+    max_tokens: int,
+    temperature: float,
+    seed: int | None,
+    n: int,
+    logprobs: bool,
+    as_json: bool,
+    base_url: str | None,
+    api_key: str | None,
+    model_option: tuple[str, ...],
+    cache_dir: Path | None,
+    no_cache: bool,
+) -> None:
+    """Print a completion of PROMPT."""
+    model = build_model(
+        model_name,
+        base_url=base_url,
+        api_key=api_key,
+        model_option=model_option,
+        cache=build_cache(cache_dir, no_cache),
+    )
+    messages = [ChatMessage(role="system", content=system)] if system else []
+    messages.append(ChatMessage(role="user", content=prompt))
+    config = GenerateConfig(
+        max_tokens=max_tokens, temperature=temperature, seed=seed, n=n, logprobs=logprobs, top_logprobs=5 if logprobs else None
+    )
+
+    async def go() -> None:
+        try:
+            completion = await model.generate(messages, config)
+        finally:
+            await model.aclose()
+        if as_json:
+            click.echo(completion.model_dump_json(indent=2))
+            return
+        for index, choice in enumerate(completion.choices):
+            if len(completion.choices) > 1:
+                click.echo(f"--- sample {index + 1}")
+            if choice.reasoning:
+                click.echo(f"[reasoning] {choice.reasoning}")
+            click.echo(choice.text)
+        source = "cache" if completion.cached else f"{completion.latency_s:.2f}s"
+        click.echo(
+            f"[{model.name} · {completion.usage.prompt_tokens}+{completion.usage.completion_tokens} tokens · "
+            f"{source} · finish={completion.choices[0].finish_reason if completion.choices else None}]",
+            err=True,
+        )
+
+    run_sync(go())

@@ -1,0 +1,172 @@
+"""The provider interface: one required async method, everything else has a default."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from agent.errors import (
+    CapabilityError,
+    FaithcheckError,
+    ModelAuthError,
+    ModelError,
+    ModelRequestError,
+    ModelUnavailableError,
+)
+from agent.models._types import Capabilities, ChatMessage, Completion, GenerateConfig
+
+RequestHint = Mapping[str, Any]
+"""What the caller knows about a request (paradigm, item, ...). Real backends ignore it; scripted models read it."""
+
+_TRANSIENT_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524, 529})
+_AUTH_STATUS = frozenset({401, 403})
+_TRANSIENT_NAMES = ("Timeout", "ConnectError", "ConnectionError", "RemoteProtocolError", "ReadError", "APIConnection")
+
+
+@dataclass(frozen=True)
+class ErrorClass:
+    """How the retry layer should treat an exception."""
+
+    transient: bool
+    """Retrying may help (rate limit, 5xx, timeout, dropped connection)."""
+    retry_after: float | None = None
+    """Seconds the server asked us to wait, when it said."""
+    status: int | None = None
+    """The HTTP status, when there was one."""
+
+
+def _status_of(exc: BaseException) -> int | None:
+    for attr in ("status_code", "status", "http_status"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, int):
+            return value
+    response = getattr(exc, "response", None)
+    value = getattr(response, "status_code", None)
+    return value if isinstance(value, int) else None
+
+
+def _retry_after_of(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    for header in ("retry-after-ms", "Retry-After-Ms"):
+        if headers.get(header):
+            try:
+                return float(headers[header]) / 1000.0
+            except ValueError:
+                pass
+    value = headers.get("retry-after") or headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        # An HTTP date: honour it roughly.
+        from email.utils import parsedate_to_datetime
+        from datetime import datetime, timezone
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def classify_exception(exc: BaseException) -> ErrorClass:
+    """Tell transient failures from fatal ones by HTTP status and exception type, whatever the SDK."""
+    if isinstance(exc, FaithcheckError):
+        return ErrorClass(transient=False)
+    status = _status_of(exc)
+    if status is not None:
+        return ErrorClass(status in _TRANSIENT_STATUS or status >= 500, _retry_after_of(exc), status)
+    if isinstance(exc, (TimeoutError, ConnectionError)):
+        return ErrorClass(transient=True)
+    names = [cls.__name__ for cls in type(exc).__mro__]
+    return ErrorClass(transient=any(part in name for name in names for part in _TRANSIENT_NAMES))
+
+
+class ModelAPI(ABC):
+    """A model backend. Subclasses implement `generate`; `score` is optional and declared in `capabilities`."""
+
+    provider: ClassVar[str] = ""
+    """The registry name of the provider (the part before `/`)."""
+    requires: ClassVar[tuple[str, ...]] = ()
+    """Distribution names this provider imports lazily; a missing one gives an "install X" error."""
+    summary: ClassVar[str] = ""
+    """One line for `faithcheck models`."""
+
+    def __init__(self, model_name: str, **options: Any) -> None:
+        self.model_name = model_name
+        self.options = options
+
+    @property
+    def name(self) -> str:
+        """`provider/model`, as users write it."""
+        return f"{self.provider}/{self.model_name}" if self.model_name else self.provider
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this backend can do."""
+        return Capabilities()
+
+    @property
+    def max_connections(self) -> int:
+        """How many requests may be in flight at once (shared by every Model on the same endpoint)."""
+        return int(self.options.get("max_connections") or 8)
+
+    @abstractmethod
+    async def generate(
+        self, messages: Sequence[ChatMessage], config: GenerateConfig, hint: RequestHint | None = None
+    ) -> Completion:
+        """Generate from chat messages. Raise the SDK's own exceptions; the retry layer classifies them."""
+
+    async def score(self, messages: Sequence[ChatMessage], continuations: Sequence[str]) -> list[float]:
+        """Log-probability of each continuation as the start of the assistant's reply to `messages`."""
+        raise CapabilityError(f"{self.name} cannot score continuations (it declares no 'score' capability)")
+
+    def cache_identity(self) -> dict[str, Any]:
+        """Everything about this backend that can change its output (never secrets)."""
+        return {"provider": self.provider, "model": self.model_name}
+
+    def concurrency_key(self) -> str:
+        """Requests with the same key share one concurrency limit."""
+        return self.provider
+
+    def describe(self) -> dict[str, Any]:
+        """Provenance for run headers: safe to write to disk (no keys, no tokens)."""
+        return {"name": self.name, **self.cache_identity(), "capabilities": self.capabilities.names()}
+
+    def classify_error(self, exc: BaseException) -> ErrorClass:
+        """Transient or fatal; providers with unusual SDKs override this."""
+        return classify_exception(exc)
+
+    def to_user_error(self, exc: BaseException, attempts: int) -> FaithcheckError:
+        """Turn a final failure into a one-line error that names the provider and the fix."""
+        if isinstance(exc, FaithcheckError):
+            return exc
+        kind = self.classify_error(exc)
+        detail = _one_line(exc)
+        if kind.status in _AUTH_STATUS:
+            return ModelAuthError(
+                self.name, f"authentication failed (HTTP {kind.status}): check the API key ({detail})"
+            )
+        if kind.status is not None and not kind.transient:
+            return ModelRequestError(
+                self.name, f"request rejected (HTTP {kind.status}): check the model name and options ({detail})"
+            )
+        if kind.transient:
+            return ModelUnavailableError(
+                self.name, f"still failing after {attempts} attempts: {detail}; check that the server is up"
+            )
+        return ModelError(self.name, detail)
+
+    async def aclose(self) -> None:
+        """Release clients, threads or weights."""
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
