@@ -56,7 +56,9 @@ def models_command(as_json: bool) -> None:
 @click.option("--temperature", default=0.0, show_default=True, type=float)
 @click.option("--seed", default=None, type=int)
 @click.option("-n", "n", default=1, show_default=True, type=int, help="Number of samples.")
-@click.option("--logprobs", is_flag=True, help="Ask for token log-probabilities (where the backend has them).")
+@click.option(
+    "--logprobs", is_flag=True, help="Ask for token log-probabilities (where the backend has them)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the typed completion as JSON.")
 @model_options
 def generate_command(
@@ -86,7 +88,12 @@ def generate_command(
     messages = [ChatMessage(role="system", content=system)] if system else []
     messages.append(ChatMessage(role="user", content=prompt))
     config = GenerateConfig(
-        max_tokens=max_tokens, temperature=temperature, seed=seed, n=n, logprobs=logprobs, top_logprobs=5 if logprobs else None
+        max_tokens=max_tokens,
+        temperature=temperature,
+        seed=seed,
+        n=n,
+        logprobs=logprobs,
+        top_logprobs=5 if logprobs else None,
     )
 
     async def go() -> None:

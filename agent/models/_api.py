@@ -22,7 +22,14 @@ RequestHint = Mapping[str, Any]
 
 _TRANSIENT_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524, 529})
 _AUTH_STATUS = frozenset({401, 403})
-_TRANSIENT_NAMES = ("Timeout", "ConnectError", "ConnectionError", "RemoteProtocolError", "ReadError", "APIConnection")
+_TRANSIENT_NAMES = (
+    "Timeout",
+    "ConnectError",
+    "ConnectionError",
+    "RemoteProtocolError",
+    "ReadError",
+    "APIConnection",
+)
 
 
 @dataclass(frozen=True)
@@ -65,8 +72,8 @@ def _retry_after_of(exc: BaseException) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         # An HTTP date: honour it roughly.
-        from email.utils import parsedate_to_datetime
         from datetime import datetime, timezone
+        from email.utils import parsedate_to_datetime
 
         try:
             when = parsedate_to_datetime(value)
@@ -155,7 +162,8 @@ class ModelAPI(ABC):
             )
         if kind.status is not None and not kind.transient:
             return ModelRequestError(
-                self.name, f"request rejected (HTTP {kind.status}): check the model name and options ({detail})"
+                self.name,
+                f"request rejected (HTTP {kind.status}): check the model name and options ({detail})",
             )
         if kind.transient:
             return ModelUnavailableError(

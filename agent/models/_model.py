@@ -136,7 +136,9 @@ class Model:
             semaphore = _endpoint_semaphore(self.api.concurrency_key(), self._max_connections)
             async with semaphore:
                 self.usage.calls_sent += 1
-                value = await call_with_retries(self.api, send, max_retries=max_retries, on_retry=self._count_retry)
+                value = await call_with_retries(
+                    self.api, send, max_retries=max_retries, on_retry=self._count_retry
+                )
             if self.cache is not None:
                 await self.cache.put(key, value)
             future.set_result(value)
