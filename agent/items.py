@@ -34,9 +34,7 @@ class Task(BaseModel):
         if self.kind == "classification" and len(self.labels) < 2:
             raise ValueError("a classification task needs at least two labels")
         if self.unknown_label is not None and self.unknown_label not in self.labels:
-            raise ValueError(
-                f"unknown_label '{self.unknown_label}' is not one of the labels {list(self.labels)}"
-            )
+            raise ValueError(f"unknown_label '{self.unknown_label}' is not one of the labels {list(self.labels)}")
         return self
 
 

@@ -14,9 +14,7 @@ def _resource_dir(name: str) -> Path:
     checkout = _PACKAGE_DIR.parent / name
     if checkout.is_dir():
         return checkout
-    raise FileNotFoundError(
-        f"faithcheck's {name}/ directory is missing from this installation ({_PACKAGE_DIR})"
-    )
+    raise FileNotFoundError(f"faithcheck's {name}/ directory is missing from this installation ({_PACKAGE_DIR})")
 
 
 def prompts_dir() -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -19,7 +20,7 @@ from agent.models.scripted import scripted_names
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def models_command(as_json: bool) -> None:
     """List model providers, whether they are usable here, and the scripted models (organisms)."""
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "provider": entry.name,
             "example": entry.example,
@@ -56,9 +57,7 @@ def models_command(as_json: bool) -> None:
 @click.option("--temperature", default=0.0, show_default=True, type=float)
 @click.option("--seed", default=None, type=int)
 @click.option("-n", "n", default=1, show_default=True, type=int, help="Number of samples.")
-@click.option(
-    "--logprobs", is_flag=True, help="Ask for token log-probabilities (where the backend has them)."
-)
+@click.option("--logprobs", is_flag=True, help="Ask for token log-probabilities (where the backend has them).")
 @click.option("--json", "as_json", is_flag=True, help="Print the typed completion as JSON.")
 @model_options
 def generate_command(

@@ -171,7 +171,7 @@ class ModelAPI(ABC):
             )
         return ModelError(self.name, detail)
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027  (optional hook, deliberately a no-op by default)
         """Release clients, threads or weights."""
 
 

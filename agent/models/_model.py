@@ -75,7 +75,7 @@ class Model:
         Identical requests (same backend, messages and output-relevant config) are answered from the cache,
         or share the request already in flight; set `config.sample_id` to ask for a fresh sample on purpose.
         """
-        messages = as_messages(list(prompt) if not isinstance(prompt, str) else prompt)
+        messages = as_messages(prompt)
         config = config or GenerateConfig()
         key = cache_key(
             {
@@ -103,7 +103,7 @@ class Model:
         self, prompt: str | Sequence[ChatMessage] | Sequence[dict[str, str]], continuations: Sequence[str]
     ) -> list[float]:
         """Log-probability of each continuation as the start of the assistant's reply (needs `score`)."""
-        messages = as_messages(list(prompt) if not isinstance(prompt, str) else prompt)
+        messages = as_messages(prompt)
         key = cache_key(
             {
                 "kind": "score",
@@ -119,9 +119,7 @@ class Model:
         value, _ = await self._cached_call(key, send, max_retries=6)
         return [float(x) for x in value]
 
-    async def _cached_call(
-        self, key: str, send: Callable[[], Awaitable[T]], max_retries: int
-    ) -> tuple[T, bool]:
+    async def _cached_call(self, key: str, send: Callable[[], Awaitable[T]], max_retries: int) -> tuple[T, bool]:
         if self.cache is not None:
             hit = await self.cache.get(key)
             if hit is not None:
@@ -136,9 +134,7 @@ class Model:
             semaphore = _endpoint_semaphore(self.api.concurrency_key(), self._max_connections)
             async with semaphore:
                 self.usage.calls_sent += 1
-                value = await call_with_retries(
-                    self.api, send, max_retries=max_retries, on_retry=self._count_retry
-                )
+                value = await call_with_retries(self.api, send, max_retries=max_retries, on_retry=self._count_retry)
             if self.cache is not None:
                 await self.cache.put(key, value)
             future.set_result(value)

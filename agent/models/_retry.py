@@ -42,9 +42,7 @@ async def call_with_retries(
 
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
-        log.warning(
-            "%s: attempt %d failed (%s); retrying", api.name, state.attempt_number, type(exc).__name__
-        )
+        log.warning("%s: attempt %d failed (%s); retrying", api.name, state.attempt_number, type(exc).__name__)
         if on_retry is not None:
             on_retry()
 

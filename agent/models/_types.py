@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,7 +21,7 @@ class ChatMessage(BaseModel):
     """The text of the turn."""
 
 
-def as_messages(prompt: str | list[ChatMessage] | list[dict[str, str]]) -> list[ChatMessage]:
+def as_messages(prompt: str | Sequence[ChatMessage] | Sequence[dict[str, str]]) -> list[ChatMessage]:
     """Accept a bare prompt, message dicts or messages, and return messages."""
     if isinstance(prompt, str):
         return [ChatMessage(role="user", content=prompt)]

