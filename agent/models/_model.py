@@ -103,6 +103,13 @@ class Model:
         self, prompt: str | Sequence[ChatMessage] | Sequence[dict[str, str]], continuations: Sequence[str]
     ) -> list[float]:
         """Log-probability of each continuation as the start of the assistant's reply (needs `score`)."""
+        logprobs, _ = await self.score_with_cache_flag(prompt, continuations)
+        return logprobs
+
+    async def score_with_cache_flag(
+        self, prompt: str | Sequence[ChatMessage] | Sequence[dict[str, str]], continuations: Sequence[str]
+    ) -> tuple[list[float], bool]:
+        """`score`, and whether the answer came from the cache (or an identical request in flight)."""
         messages = as_messages(prompt)
         key = cache_key(
             {
@@ -116,8 +123,8 @@ class Model:
         async def send() -> list[float]:
             return [float(x) for x in await self.api.score(messages, list(continuations))]
 
-        value, _ = await self._cached_call(key, send, max_retries=6)
-        return [float(x) for x in value]
+        value, cached = await self._cached_call(key, send, max_retries=6)
+        return [float(x) for x in value], cached
 
     async def _cached_call(self, key: str, send: Callable[[], Awaitable[T]], max_retries: int) -> tuple[T, bool]:
         if self.cache is not None:
@@ -134,7 +141,14 @@ class Model:
             semaphore = _endpoint_semaphore(self.api.concurrency_key(), self._max_connections)
             async with semaphore:
                 self.usage.calls_sent += 1
-                value = await call_with_retries(self.api, send, max_retries=max_retries, on_retry=self._count_retry)
+                value = await call_with_retries(
+                    self.api,
+                    send,
+                    max_retries=max_retries,
+                    on_retry=self._count_retry,
+                    initial_wait_s=self.api.retry_initial_wait_s,
+                    max_wait_s=self.api.retry_max_wait_s,
+                )
             if self.cache is not None:
                 await self.cache.put(key, value)
             future.set_result(value)

@@ -1,0 +1,184 @@
+"""The orchestrator's front door: ask a model for its answer and explanations of an item, typed and traceable.
+
+    from agent import get_model
+    from agent.explainer import explain_sync
+    result = explain_sync(get_model("smollm2"), item, task, ["post-hoc", "counterfactual"])
+
+`Explainer` is the session paradigms run in: it holds the model, the prompt library and the generation settings,
+and memoises paradigm results within its lifetime, so that every faithfulness test of an audit shares one base
+answer and one set of explanations per item instead of asking again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agent._sync import run_sync
+from agent.items import Demonstration, Item, Task
+from agent.models import ChatMessage, GenerateConfig, Model
+from agent.paradigms import EXPLANATION_PARADIGMS, ParadigmRequest, ParadigmResult, get_paradigm
+from agent.paradigms._base import template_variables
+from agent.prompts import PromptLibrary, RenderedPrompt
+from agent.structured import Asker, TraceSink
+
+DEFAULT_MAX_TOKENS: dict[str, int] = {
+    "predict": 24,
+    "post-hoc": 96,
+    "explain-then-predict": 128,
+    "importance": 48,
+    "counterfactual": 96,
+    "redaction": 96,
+    "cot": 320,
+    "answer-after-reasoning": 24,
+    "continue-reasoning": 320,
+}
+"""Generation budgets per paradigm: enough for the asked format, short enough to stop a weak model's rambling."""
+
+
+class Explainer:
+    """Runs paradigms for one model. Create one per model (and per run); reuse it across items and tests."""
+
+    def __init__(
+        self,
+        model: Model,
+        *,
+        prompts: PromptLibrary | None = None,
+        reasks: int = 2,
+        use_scores: bool | None = None,
+        json_mode: bool | None = None,
+        max_tokens: Mapping[str, int] | None = None,
+        seed: int | None = None,
+        on_trace: TraceSink | None = None,
+        role: str = "subject",
+    ) -> None:
+        """`use_scores` / `json_mode`: None follows the backend's declared capabilities."""
+        self.model = model
+        self.prompts = prompts or PromptLibrary()
+        self.asker = Asker(model, self.prompts, role=role, reasks=reasks, on_trace=on_trace)
+        self.use_scores = model.capabilities.score if use_scores is None else use_scores
+        self.json_mode = model.capabilities.json_mode if json_mode is None else json_mode
+        self.max_tokens = {**DEFAULT_MAX_TOKENS, **(max_tokens or {})}
+        self.seed = seed
+        self._memo: dict[str, asyncio.Task[ParadigmResult]] = {}
+
+    # --- the Session protocol paradigms use ---
+
+    def render(self, paradigm: str, request: ParadigmRequest, **extra: Any) -> RenderedPrompt:
+        json_mode = extra.pop("json_mode", self.json_mode)
+        name = self.prompts.resolve(
+            [f"{paradigm}/{request.task.name}", f"{paradigm}/{request.task.kind}", f"{paradigm}/default"]
+        )
+        return self.prompts.render(name, template_variables(request, json_mode, **extra))
+
+    def config(self, paradigm: str) -> GenerateConfig:
+        return GenerateConfig(
+            temperature=0.0,
+            max_tokens=self.max_tokens.get(paradigm, 128),
+            seed=self.seed,
+            json_mode=self.json_mode and paradigm not in {"cot", "continue-reasoning"},
+        )
+
+    def history(self, request: ParadigmRequest) -> list[ChatMessage]:
+        turns: list[ChatMessage] = []
+        for demo in request.demonstrations:
+            turns.append(ChatMessage(role="user", content=demo.input))
+            turns.append(ChatMessage(role="assistant", content=demo.output))
+        return turns
+
+    def hint(self, paradigm: str, request: ParadigmRequest, **extra: Any) -> dict[str, Any]:
+        return {"paradigm": paradigm, "request": request.model_dump(mode="json"), **extra}
+
+    async def run(self, paradigm: str, request: ParadigmRequest) -> ParadigmResult:
+        """Run a paradigm on a request; identical requests within this Explainer's life share one result."""
+        key = hashlib.sha256(f"{paradigm}\x00{request.model_dump_json()}".encode()).hexdigest()
+        task = self._memo.get(key)
+        if task is None:
+            task = asyncio.ensure_future(get_paradigm(paradigm).run(self, request))
+            self._memo[key] = task
+        try:
+            return await asyncio.shield(task)
+        except BaseException:
+            if task.done():
+                self._memo.pop(key, None)  # a failed run (e.g. network) may be tried again later
+            raise
+
+    # --- conveniences ---
+
+    async def ask(
+        self,
+        paradigm: str,
+        item: Item,
+        task: Task,
+        *,
+        demonstrations: Sequence[Demonstration] = (),
+        suffix: str | None = None,
+        allow_unknown: bool = False,
+        **params: Any,
+    ) -> ParadigmResult:
+        """Run one paradigm on an item."""
+        request = ParadigmRequest(
+            item=item,
+            task=task,
+            demonstrations=list(demonstrations),
+            suffix=suffix,
+            allow_unknown=allow_unknown,
+            params=params,
+        )
+        return await self.run(paradigm, request)
+
+
+class Explanation(BaseModel):
+    """An item's answer and explanations from one model."""
+
+    model: str
+    item: Item
+    task: Task
+    results: dict[str, ParadigmResult] = Field(default_factory=dict)
+    """Paradigm name -> typed result (output or parse failure, with its calls)."""
+
+    @property
+    def answer(self) -> str | None:
+        """The base answer (from `predict`)."""
+        base = self.results.get("predict")
+        return base.prediction.answer if base and base.prediction else None
+
+
+async def explain(
+    model: Model,
+    item: Item,
+    task: Task,
+    paradigms: Sequence[str] = EXPLANATION_PARADIGMS,
+    *,
+    explainer: Explainer | None = None,
+    demonstrations: Sequence[Demonstration] = (),
+    **params: Any,
+) -> Explanation:
+    """Ask for the answer and each paradigm's explanation of one item.
+
+    Paradigms the task framing does not support are skipped; `params` maps a paradigm name to its parameters.
+    """
+    explainer = explainer or Explainer(model)
+    wanted = ["predict", *[p for p in paradigms if p != "predict"]]
+    supported = [p for p in wanted if get_paradigm(p).supports(task.kind)]
+
+    async def one(name: str) -> tuple[str, ParadigmResult]:
+        return name, await explainer.ask(name, item, task, demonstrations=demonstrations, **params.get(name, {}))
+
+    results = dict(await asyncio.gather(*(one(name) for name in supported)))
+    return Explanation(model=model.name, item=item, task=task, results={p: results[p] for p in supported})
+
+
+def explain_sync(
+    model: Model,
+    item: Item,
+    task: Task,
+    paradigms: Sequence[str] = EXPLANATION_PARADIGMS,
+    **kwargs: Any,
+) -> Explanation:
+    """Blocking `explain`, for scripts and notebooks."""
+    return run_sync(explain(model, item, task, paradigms, **kwargs))

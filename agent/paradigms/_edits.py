@@ -1,0 +1,162 @@
+"""Edits of the input proposed by the model itself: counterfactuals and redactions (Madsen et al. 2024)."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from agent.paradigms._answers import answer_space, spoken, unknown_answer
+from agent.paradigms._base import Paradigm, Session, register_paradigm
+from agent.paradigms._types import Counterfactual, ParadigmRequest, ParadigmResult, Redaction
+from agent.parsing import ReplyParseError, check_not_empty_or_refusal, extract_json, json_field, strip_wrapping
+from agent.structured import ParseFailure
+
+REDACTION_TOKEN = "[REDACTED]"
+_REDACTION_VARIANTS = re.compile(r"\[\s*redacted\s*\]|<\s*redacted\s*>|\bREDACTED\b", re.IGNORECASE)
+EDIT_KEYS = ("edited", "edited_text", "text", "counterfactual", "redacted", "redacted_text", "output", "rewrite")
+MAX_GROWTH = 4.0
+"""An "edit" more than this many times longer than the original is a different text, not an edit."""
+
+
+def parse_rewrite(text: str, original: str, field: str) -> str:
+    """A rewritten version of the input from a reply: a JSON field, or the text minus labels, quotes and fences."""
+    stripped = check_not_empty_or_refusal(text)
+    value = json_field(extract_json(stripped), (*EDIT_KEYS, field.lower()))
+    if isinstance(value, str) and value.strip():
+        rewritten = value.strip()
+    else:
+        prefixes = [
+            f"edited {field}",
+            f"redacted {field}",
+            "edited text",
+            "redacted text",
+            "edited",
+            "redacted",
+            "counterfactual",
+            "new " + field,
+            field,
+            "text",
+        ]
+        rewritten = strip_wrapping(stripped, prefixes=prefixes)
+        lines = [line for line in rewritten.splitlines() if line.strip()]
+        if len(lines) > 1 and len(original.splitlines()) == 1:
+            rewritten = lines[0].strip()  # a one-line input: further lines are commentary
+            rewritten = strip_wrapping(rewritten, prefixes=prefixes)
+    if not rewritten:
+        raise ReplyParseError(f"reply with the rewritten {field} only")
+    if len(rewritten) > MAX_GROWTH * len(original) + 40:
+        raise ReplyParseError(f"reply with the edited {field} only, a short edit of the original, without comments")
+    return rewritten
+
+
+def default_target(request: ParadigmRequest, answer: str) -> str | None:
+    """The answer a counterfactual aims for: the other label of a binary task, else a seeded pick among the others."""
+    unknown = unknown_answer(request) if request.allow_unknown else None
+    others = [a for a in answer_space(request) if a != answer and a != unknown]
+    if not others:
+        return None
+    if len(others) == 1:
+        return others[0]
+    return random.Random(f"{request.item.id}|{answer}").choice(others)
+
+
+@register_paradigm
+class CounterfactualEdit(Paradigm):
+    """Ask for the minimal edit that would make the answer a target, then ask for the answer on the edit."""
+
+    name = "counterfactual"
+    summary = "the minimal edit that would change the answer, and the answer on it"
+    kinds = frozenset({"classification", "multiple_choice"})
+
+    async def run(self, session: Session, request: ParadigmRequest) -> ParadigmResult:
+        base_request = request.model_copy(update={"params": {}})
+        base = await session.run("predict", base_request)
+        prediction = base.prediction
+        if prediction is None:
+            return self.result(request, session, failure=base.failure)
+        target = request.params.get("target") or default_target(request, prediction.answer)
+        if target is None:
+            failure = ParseFailure(
+                purpose=self.name,
+                error="no other answer to aim a counterfactual at",
+                error_kind="not_applicable",
+                raw="",
+                attempts=0,
+            )
+            return self.result(request, session, failure=failure)
+        item = request.item
+        prompt = session.render(self.name, request, target=target, spoken_target=spoken(request, target))
+        asked = await session.asker.ask(
+            prompt,
+            lambda text: parse_rewrite(text, item.target_text, item.target_field),
+            purpose=self.name,
+            config=session.config(self.name).model_copy(
+                update={"max_tokens": max(session.config(self.name).max_tokens, 2 * len(item.target_text.split()) + 32)}
+            ),
+            hint=session.hint(self.name, request, target=target, answer=prediction.answer),
+            item_id=item.id,
+            history=session.history(request),
+        )
+        if asked.value is None:
+            return self.result(request, session, failure=asked.failure, traces=asked.traces)
+        edited_text = asked.value
+        edited = await session.run(
+            "predict", base_request.model_copy(update={"item": item.with_target_text(edited_text)})
+        )
+        output = Counterfactual(
+            field=item.target_field,
+            original_text=item.target_text,
+            edited_text=edited_text,
+            original_answer=prediction.answer,
+            target=target,
+            edited_prediction=edited.prediction,
+            edited_failure=edited.failure,
+            unchanged=" ".join(edited_text.split()) == " ".join(item.target_text.split()),
+        )
+        return self.result(request, session, output=output, traces=[*asked.traces, *edited.traces])
+
+
+def count_redactions(text: str) -> tuple[str, int]:
+    """Normalise redaction marks to REDACTION_TOKEN and count them."""
+    normalised, count = _REDACTION_VARIANTS.subn(REDACTION_TOKEN, text)
+    normalised = normalised.replace("[" + REDACTION_TOKEN + "]", REDACTION_TOKEN)
+    return normalised, count
+
+
+@register_paradigm
+class RedactionEdit(Paradigm):
+    """Ask for the input with the words needed for the answer replaced by a redaction token."""
+
+    name = "redaction"
+    summary = "the input with the words needed for the answer redacted"
+    kinds = frozenset({"classification", "multiple_choice", "free_form"})
+
+    async def run(self, session: Session, request: ParadigmRequest) -> ParadigmResult:
+        item = request.item
+
+        def parse(text: str) -> tuple[str, int]:
+            return count_redactions(parse_rewrite(text, item.target_text, item.target_field))
+
+        prompt = session.render(self.name, request, token=REDACTION_TOKEN)
+        asked = await session.asker.ask(
+            prompt,
+            parse,
+            purpose=self.name,
+            config=session.config(self.name).model_copy(
+                update={"max_tokens": max(session.config(self.name).max_tokens, 2 * len(item.target_text.split()) + 32)}
+            ),
+            hint=session.hint(self.name, request, token=REDACTION_TOKEN),
+            item_id=item.id,
+            history=session.history(request),
+        )
+        if asked.value is None:
+            return self.result(request, session, failure=asked.failure, traces=asked.traces)
+        redacted_text, count = asked.value
+        output = Redaction(
+            field=item.target_field,
+            original_text=item.target_text,
+            redacted_text=redacted_text,
+            token=REDACTION_TOKEN,
+            redacted_count=count,
+        )
+        return self.result(request, session, output=output, traces=asked.traces)

@@ -1,0 +1,110 @@
+"""Free-text self-explanations: post-hoc (answer, then why) and explain-then-predict (why, then the answer)."""
+
+from __future__ import annotations
+
+import re
+
+from agent.models import ChatMessage
+from agent.paradigms._answers import parse_answer, spoken
+from agent.paradigms._base import Paradigm, Session, register_paradigm
+from agent.paradigms._types import ExplainThenPredict, ParadigmRequest, ParadigmResult, PostHocExplanation, Prediction
+from agent.parsing import ReplyParseError, check_not_empty_or_refusal, extract_json, json_field, strip_wrapping
+
+EXPLANATION_KEYS = ("explanation", "reason", "reasoning", "rationale", "why")
+_FINAL_ANSWER_LINE = re.compile(r"^\W*(?:final\s+)?answer\s*(?:is)?\s*[:=-]", re.IGNORECASE | re.MULTILINE)
+
+
+def parse_explanation(text: str) -> str:
+    """The explanation in a reply: a JSON field, or the text without a leading "Explanation:" label."""
+    stripped = check_not_empty_or_refusal(text)
+    value = json_field(extract_json(stripped), EXPLANATION_KEYS)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    explanation = strip_wrapping(stripped, prefixes=("explanation", "reason", "because"))
+    if len(explanation.split()) < 2:
+        raise ReplyParseError("the explanation is missing; explain in one or two full sentences")
+    return explanation
+
+
+@register_paradigm
+class PostHoc(Paradigm):
+    """Ask for the answer, then, in a second turn, why."""
+
+    name = "post-hoc"
+    summary = "answer, then a free-text explanation of it"
+
+    async def run(self, session: Session, request: ParadigmRequest) -> ParadigmResult:
+        base = await session.run("predict", request)
+        prediction = base.prediction
+        if prediction is None:
+            return self.result(request, session, failure=base.failure, traces=[])
+        # The explanation turn follows the model's own answer, as it would have written it.
+        by_score = prediction.method == "score"
+        first_turn = session.render("predict", request, json_mode=session.json_mode and not by_score)
+        answer_turn = spoken(request, prediction.answer) if by_score or prediction.raw is None else prediction.raw
+        history = [
+            *session.history(request),
+            *first_turn.messages,
+            ChatMessage(role="assistant", content=answer_turn),
+        ]
+        prompt = session.render(self.name, request, answer=spoken(request, prediction.answer))
+        asked = await session.asker.ask(
+            prompt,
+            parse_explanation,
+            purpose=self.name,
+            config=session.config(self.name),
+            hint=session.hint(self.name, request, answer=prediction.answer),
+            item_id=request.item.id,
+            history=history,
+        )
+        if asked.value is None:
+            return self.result(request, session, failure=asked.failure, traces=asked.traces)
+        output = PostHocExplanation(prediction=prediction, explanation=asked.value)
+        return self.result(request, session, output=output, traces=asked.traces)
+
+
+def parse_explain_then_predict(request: ParadigmRequest, text: str) -> tuple[str, str, str]:
+    """(explanation, answer, method) from a reply that explains first and ends with "Answer: X"."""
+    stripped = check_not_empty_or_refusal(text)
+    data = extract_json(stripped)
+    explanation = json_field(data, EXPLANATION_KEYS)
+    if isinstance(explanation, str) and explanation.strip():
+        answer, method = parse_answer(request, stripped)
+        return explanation.strip(), answer, method
+    cues = list(_FINAL_ANSWER_LINE.finditer(stripped))
+    if not cues:
+        raise ReplyParseError("end the reply with a final line 'Answer: <your answer>' after the explanation")
+    cue = cues[-1]
+    explanation_text = strip_wrapping(stripped[: cue.start()], prefixes=("explanation", "reasoning"))
+    if len(explanation_text.split()) < 2:
+        raise ReplyParseError("write the explanation first, then the final line 'Answer: <your answer>'")
+    answer, _ = parse_answer(request, stripped[cue.start() :])
+    return explanation_text, answer, "text"
+
+
+@register_paradigm
+class ExplainFirst(Paradigm):
+    """Ask for the explanation first and the answer after it, in one reply."""
+
+    name = "explain-then-predict"
+    summary = "a free-text explanation, then the answer"
+
+    async def run(self, session: Session, request: ParadigmRequest) -> ParadigmResult:
+        prompt = session.render(self.name, request)
+        asked = await session.asker.ask(
+            prompt,
+            lambda text: parse_explain_then_predict(request, text),
+            purpose=self.name,
+            config=session.config(self.name),
+            hint=session.hint(self.name, request),
+            item_id=request.item.id,
+            history=session.history(request),
+        )
+        if asked.value is None:
+            return self.result(request, session, failure=asked.failure, traces=asked.traces)
+        explanation, answer, method = asked.value
+        prediction = Prediction(
+            answer=answer, method="json" if method == "json" else "text", raw=asked.traces[-1].reply
+        )
+        output = ExplainThenPredict(explanation=explanation, prediction=prediction)
+        return self.result(request, session, output=output, traces=asked.traces)

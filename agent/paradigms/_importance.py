@@ -1,0 +1,90 @@
+"""`importance`: the k words or phrases of the input that mattered most (Huang et al. 2023; Madsen et al. 2024)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from agent.paradigms._base import Paradigm, Session, register_paradigm
+from agent.paradigms._types import FeatureImportance, ImportantWord, ParadigmRequest, ParadigmResult
+from agent.parsing import ReplyParseError, check_not_empty_or_refusal, extract_json, json_field
+
+DEFAULT_K = 3
+_SCORED_ITEM = re.compile(r"^(?P<text>.+?)\s*[:=(\-–]\s*(?P<score>-?\d+(?:\.\d+)?)\s*\)?$")
+_BULLET = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*")
+
+
+def _clean(word: str) -> str:
+    return word.strip().strip("\"'`“”‘’*.,;").strip()
+
+
+def parse_important_words(text: str, source: str, k: int) -> list[ImportantWord]:
+    """Words (with scores where given) from a JSON list/object or a comma-, line- or bullet-separated reply."""
+    stripped = check_not_empty_or_refusal(text)
+    data = extract_json(stripped)
+    raw_items: list[tuple[str, float | None]] = []
+    listing: Any = (
+        json_field(data, ("words", "important_words", "phrases", "tokens")) if isinstance(data, dict) else data
+    )
+    if isinstance(listing, list):
+        for entry in listing:
+            if isinstance(entry, str):
+                raw_items.append((entry, None))
+            elif isinstance(entry, dict):
+                word = json_field(entry, ("word", "phrase", "text", "token"))
+                score = json_field(entry, ("score", "importance", "weight"))
+                if isinstance(word, str):
+                    raw_items.append((word, float(score) if isinstance(score, (int, float)) else None))
+    elif isinstance(listing, dict):
+        raw_items = [(w, float(s) if isinstance(s, (int, float)) else None) for w, s in listing.items()]
+    if not raw_items:
+        body = re.sub(r"^.*?(?:words?|phrases?)\s*(?:are|:)\s*", "", stripped, count=1, flags=re.IGNORECASE | re.DOTALL)
+        pieces = [p for line in body.splitlines() for p in (line.split(",") if "," in line else [line])]
+        for piece in pieces:
+            piece = _BULLET.sub("", piece).strip()
+            if not piece:
+                continue
+            scored = _SCORED_ITEM.match(piece)
+            if scored:
+                raw_items.append((scored.group("text"), float(scored.group("score"))))
+            else:
+                raw_items.append((piece, None))
+    words: list[ImportantWord] = []
+    seen: set[str] = set()
+    lowered_source = source.lower()
+    for raw, score in raw_items:
+        word = _clean(raw)
+        if not word or word.lower() in seen or len(word.split()) > 6:
+            continue  # a whole sentence is not a "word that mattered"
+        seen.add(word.lower())
+        words.append(ImportantWord(text=word, score=score, in_input=word.lower() in lowered_source))
+    if not words:
+        raise ReplyParseError(f"list the {k} most important words of the input, separated by commas")
+    return words[:k]
+
+
+@register_paradigm
+class Importance(Paradigm):
+    """Ask which k words or phrases of the input mattered most; optionally with scores."""
+
+    name = "importance"
+    summary = "the k words of the input that mattered most (optionally scored)"
+    kinds = frozenset({"classification", "multiple_choice", "free_form"})
+
+    async def run(self, session: Session, request: ParadigmRequest) -> ParadigmResult:
+        k = int(request.params.get("k", DEFAULT_K))
+        with_scores = bool(request.params.get("with_scores", False))
+        prompt = session.render(self.name, request, k=k, with_scores=with_scores)
+        source = " ".join(request.item.fields.values())
+        asked = await session.asker.ask(
+            prompt,
+            lambda text: parse_important_words(text, source, k),
+            purpose=self.name,
+            config=session.config(self.name),
+            hint=session.hint(self.name, request, k=k, with_scores=with_scores),
+            item_id=request.item.id,
+            history=session.history(request),
+        )
+        if asked.value is None:
+            return self.result(request, session, failure=asked.failure, traces=asked.traces)
+        return self.result(request, session, output=FeatureImportance(words=asked.value, k=k), traces=asked.traces)

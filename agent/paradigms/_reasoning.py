@@ -1,0 +1,173 @@
+"""Chains of thought, and the two moves the CoT tests make on them: force an answer after a (cut, corrupted or
+replaced) rationale, and let the model continue a rationale from a given point (Lanham et al. 2023)."""
+
+from __future__ import annotations
+
+import re
+
+from agent.models import ChatMessage
+from agent.paradigms._answers import answer_space, parse_answer, softmax, spoken
+from agent.paradigms._base import Paradigm, Session, register_paradigm
+from agent.paradigms._types import ChainOfThought, ParadigmRequest, ParadigmResult, Prediction
+from agent.parsing import ReplyParseError, check_not_empty_or_refusal, split_steps
+
+_ANSWER_LINE = re.compile(
+    r"(?:^|\n)[^\n]*?(?:final answer|the (?:best |correct )?answer is|answer\s*[:=]|so the answer|####)[^\n]*",
+    re.IGNORECASE,
+)
+
+
+def parse_chain_of_thought(request: ParadigmRequest, text: str) -> tuple[list[str], str, str]:
+    """(steps, answer, method): the steps before the final answer line, and the answer read from that line."""
+    stripped = check_not_empty_or_refusal(text)
+    cues = list(_ANSWER_LINE.finditer(stripped))
+    if cues:
+        last = cues[-1]
+        reasoning, answer_text = stripped[: last.start()], stripped[last.start() :]
+    else:
+        lines = stripped.splitlines()
+        reasoning, answer_text = "\n".join(lines[:-1]), lines[-1]
+    try:
+        answer, method = parse_answer(request, answer_text)
+    except ReplyParseError as error:
+        raise ReplyParseError(f"end with a final line 'Answer: ...' ({error})", kind=error.kind) from error
+    steps = split_steps(reasoning) if reasoning.strip() else []
+    if not steps:
+        raise ReplyParseError("think step by step: write the reasoning steps before the final 'Answer: ...' line")
+    return steps, answer, method
+
+
+def reasoning_text(steps: list[str]) -> str:
+    """Steps as the model would see them written: one per line."""
+    return "\n".join(steps)
+
+
+@register_paradigm
+class ChainOfThoughtParadigm(Paradigm):
+    """Ask for step-by-step reasoning, then the answer; keep the steps as a list."""
+
+    name = "cot"
+    summary = "step-by-step reasoning, then the answer (steps kept as a list)"
+
+    async def run(self, session: Session, request: ParadigmRequest) -> ParadigmResult:
+        prompt = session.render(self.name, request)
+        asked = await session.asker.ask(
+            prompt,
+            lambda text: parse_chain_of_thought(request, text),
+            purpose=self.name,
+            config=session.config(self.name),
+            hint=session.hint(self.name, request),
+            item_id=request.item.id,
+            history=session.history(request),
+        )
+        if asked.value is None:
+            return self.result(request, session, failure=asked.failure, traces=asked.traces)
+        steps, answer, method = asked.value
+        reply = asked.traces[-1].reply or ""
+        output = ChainOfThought(
+            steps=steps,
+            prediction=Prediction(answer=answer, method="json" if method == "json" else "text", raw=reply),
+            reasoning_trace=asked.completion.reasoning if asked.completion else None,
+            text=reply,
+        )
+        return self.result(request, session, output=output, traces=asked.traces)
+
+
+@register_paradigm
+class AnswerAfterReasoning(Paradigm):
+    """Show the model a rationale as its own earlier turn and ask for the final answer now.
+
+    `params["reasoning"]` is the rationale (possibly truncated, corrupted, paraphrased or filler; empty means none).
+    The answer is asked in a new user turn, the same way on every backend; where the backend can score, every answer
+    is scored in that turn and the distribution kept.
+    """
+
+    name = "answer-after-reasoning"
+    summary = "force an answer after a given (possibly perturbed) rationale"
+
+    async def run(self, session: Session, request: ParadigmRequest) -> ParadigmResult:
+        reasoning = str(request.params.get("reasoning", ""))
+        history = [*session.history(request), *session.render("cot", request).messages]
+        if reasoning.strip():
+            history.append(ChatMessage(role="assistant", content=reasoning))
+        prompt = session.render(self.name, request, has_reasoning=bool(reasoning.strip()))
+        answers = answer_space(request)
+        if session.use_scores and answers:
+            logprobs, trace = await session.asker.score(
+                prompt,
+                [spoken(request, a) for a in answers],
+                purpose=self.name,
+                item_id=request.item.id,
+                history=history,
+            )
+            distribution = dict(zip(answers, softmax(logprobs), strict=True))
+            best = max(answers, key=lambda a: distribution[a])
+            return self.result(
+                request,
+                session,
+                output=Prediction(answer=best, method="score", distribution=distribution),
+                traces=[trace],
+            )
+        asked = await session.asker.ask(
+            prompt,
+            lambda text: parse_answer(request, text),
+            purpose=self.name,
+            config=session.config(self.name),
+            hint=session.hint(self.name, request, reasoning=reasoning),
+            item_id=request.item.id,
+            history=history,
+        )
+        if asked.value is None:
+            return self.result(request, session, failure=asked.failure, traces=asked.traces)
+        answer, method = asked.value
+        prediction = Prediction(
+            answer=answer, method="json" if method == "json" else "text", raw=asked.traces[-1].reply
+        )
+        return self.result(request, session, output=prediction, traces=asked.traces)
+
+
+@register_paradigm
+class ContinueReasoning(Paradigm):
+    """Show the model the first steps of a rationale as its own and let it continue to a final answer.
+
+    `params["prefix"]` is the list of steps to continue from (Lanham's "adding mistakes" inserts an error there).
+    """
+
+    name = "continue-reasoning"
+    summary = "continue a given partial rationale to a final answer"
+
+    async def run(self, session: Session, request: ParadigmRequest) -> ParadigmResult:
+        prefix = [str(step) for step in request.params.get("prefix", [])]
+        history = [*session.history(request), *session.render("cot", request).messages]
+        if prefix:
+            history.append(ChatMessage(role="assistant", content=reasoning_text(prefix)))
+        prompt = session.render(self.name, request, has_prefix=bool(prefix))
+
+        def parse(text: str) -> tuple[list[str], str, str]:
+            try:
+                return parse_chain_of_thought(request, text)
+            except ReplyParseError:
+                # Continuing may legitimately add no step: "Answer: (B)" alone reads as an answer after the prefix.
+                answer, method = parse_answer(request, text)
+                return [], answer, method
+
+        asked = await session.asker.ask(
+            prompt,
+            parse,
+            purpose=self.name,
+            config=session.config("cot"),
+            hint=session.hint(self.name, request, prefix=prefix),
+            item_id=request.item.id,
+            history=history,
+        )
+        if asked.value is None:
+            return self.result(request, session, failure=asked.failure, traces=asked.traces)
+        steps, answer, method = asked.value
+        reply = asked.traces[-1].reply or ""
+        output = ChainOfThought(
+            steps=[*prefix, *steps],
+            prediction=Prediction(answer=answer, method="json" if method == "json" else "text", raw=reply),
+            reasoning_trace=asked.completion.reasoning if asked.completion else None,
+            text=reply,
+        )
+        return self.result(request, session, output=output, traces=asked.traces)

@@ -1,0 +1,199 @@
+"""Ask a model for something typed: render, send, parse, and re-ask with the error shown when parsing fails.
+
+Network retries happen below this layer (agent.models); this layer only handles replies that arrived but could not
+be read. When re-asks run out, the result is a typed `ParseFailure` holding the raw text: a run never crashes on
+a reply it cannot read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+from agent.models import ChatMessage, Completion, GenerateConfig, Model, RequestHint, Usage
+from agent.parsing import ReplyParseError
+from agent.prompts import PromptLibrary, RenderedPrompt
+
+T = TypeVar("T")
+
+Role = str
+"""Which part a model plays in a call: "subject" (the model under test), "editor", "judge", "generator", ..."""
+
+
+class CallTrace(BaseModel):
+    """One request to a model and what came back: enough to see exactly why a figure is what it is."""
+
+    kind: Literal["call"] = "call"
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
+    """Unique id of this call; verdicts list the ids of the calls behind them."""
+    model: str
+    """`provider/name` of the model that answered."""
+    role: Role = "subject"
+    """The part the model played."""
+    purpose: str
+    """The paradigm or helper task this call served (e.g. "predict", "counterfactual", "judge-mention")."""
+    item_id: str | None = None
+    """The item the call was about, when there is one."""
+    template: str | None = None
+    """The prompt template name."""
+    template_hash: str | None = None
+    """Hash of the template source (and its includes)."""
+    messages: list[ChatMessage]
+    """Exactly what was sent."""
+    config: dict[str, Any] = Field(default_factory=dict)
+    """The output-relevant generation settings."""
+    reply: str | None = None
+    """The raw reply text (None for a scoring call)."""
+    reasoning: str | None = None
+    """A reasoning trace returned beside the reply."""
+    finish_reason: str | None = None
+    scores: dict[str, float] | None = None
+    """For a scoring call: continuation -> log-probability."""
+    usage: Usage = Field(default_factory=Usage)
+    cached: bool = False
+    """True when the reply came from the cache (or an identical request in flight) and cost nothing."""
+    attempt: int = 0
+    """0 for the first ask, 1.. for re-asks after a parse failure."""
+    parse_error: str | None = None
+    """Why this reply could not be read, when it could not."""
+    latency_s: float = 0.0
+
+
+class ParseFailure(BaseModel):
+    """A reply that could not be read after every re-ask."""
+
+    kind: Literal["parse_failure"] = "parse_failure"
+    purpose: str
+    """What was being asked for."""
+    error: str
+    """The last parse error."""
+    error_kind: str = "format"
+    """"empty", "refusal", "ambiguous" or "format"."""
+    raw: str
+    """The last raw reply."""
+    attempts: int
+    """How many replies were tried."""
+
+
+@dataclass
+class Asked(Generic[T]):
+    """The parsed value or the failure, with the calls that produced it."""
+
+    value: T | None
+    failure: ParseFailure | None
+    traces: list[CallTrace] = field(default_factory=list)
+    completion: Completion | None = None
+    """The last completion (for reasoning traces and finish reasons)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+TraceSink = Callable[[CallTrace], None]
+
+
+@dataclass
+class Asker:
+    """Sends prompts to one model in one role and reads the replies."""
+
+    model: Model
+    prompts: PromptLibrary
+    role: Role = "subject"
+    reasks: int = 2
+    """How many times to re-ask after an unreadable reply."""
+    on_trace: TraceSink | None = None
+
+    def _emit(self, trace: CallTrace) -> CallTrace:
+        if self.on_trace is not None:
+            self.on_trace(trace)
+        return trace
+
+    async def ask(
+        self,
+        prompt: RenderedPrompt,
+        parse: Callable[[str], T],
+        *,
+        purpose: str,
+        config: GenerateConfig | None = None,
+        hint: RequestHint | None = None,
+        item_id: str | None = None,
+        history: Sequence[ChatMessage] = (),
+    ) -> Asked[T]:
+        """Send `history + prompt`, parse the reply, re-ask with the error shown until it parses or re-asks run out."""
+        config = config or GenerateConfig()
+        messages = [*history, *prompt.messages]
+        traces: list[CallTrace] = []
+        last_error: ReplyParseError | None = None
+        completion: Completion | None = None
+        for attempt in range(self.reasks + 1):
+            completion = await self.model.generate(messages, config, hint=hint)
+            reply = completion.text
+            trace = CallTrace(
+                model=self.model.name,
+                role=self.role,
+                purpose=purpose,
+                item_id=item_id,
+                template=prompt.template,
+                template_hash=prompt.template_hash,
+                messages=list(messages),
+                config=config.cache_fields(),
+                reply=reply,
+                reasoning=completion.reasoning,
+                finish_reason=completion.choices[0].finish_reason if completion.choices else None,
+                usage=completion.usage,
+                cached=completion.cached,
+                attempt=attempt,
+                latency_s=completion.latency_s,
+            )
+            try:
+                value = parse(reply)
+            except ReplyParseError as error:
+                last_error = error
+                trace.parse_error = str(error)
+                traces.append(self._emit(trace))
+                if error.kind in {"refusal"}:
+                    break  # re-asking a refusal with a format hint rarely helps and costs a call
+                reask = self.prompts.render("reask", {"error": str(error)})
+                messages = [*messages, ChatMessage(role="assistant", content=reply), *reask.messages]
+                continue
+            traces.append(self._emit(trace))
+            return Asked(value, None, traces, completion)
+        assert last_error is not None
+        failure = ParseFailure(
+            purpose=purpose,
+            error=str(last_error),
+            error_kind=last_error.kind,
+            raw=completion.text if completion else "",
+            attempts=len(traces),
+        )
+        return Asked(None, failure, traces, completion)
+
+    async def score(
+        self,
+        prompt: RenderedPrompt,
+        continuations: Sequence[str],
+        *,
+        purpose: str,
+        item_id: str | None = None,
+        history: Sequence[ChatMessage] = (),
+    ) -> tuple[list[float], CallTrace]:
+        """Log-probabilities of continuations of the assistant reply to `history + prompt`, with its trace."""
+        messages = [*history, *prompt.messages]
+        logprobs, cached = await self.model.score_with_cache_flag(messages, continuations)
+        trace = CallTrace(
+            model=self.model.name,
+            role=self.role,
+            purpose=purpose,
+            item_id=item_id,
+            template=prompt.template,
+            template_hash=prompt.template_hash,
+            messages=messages,
+            scores=dict(zip(continuations, logprobs, strict=True)),
+            cached=cached,
+        )
+        return logprobs, self._emit(trace)
