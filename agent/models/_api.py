@@ -124,6 +124,16 @@ class ModelAPI(ABC):
         """How many requests may be in flight at once (shared by every Model on the same endpoint)."""
         return int(self.options.get("max_connections") or 8)
 
+    @property
+    def retry_initial_wait_s(self) -> float:
+        """First backoff wait in seconds before a retry (option `retry_initial_wait`); later waits grow from it."""
+        return float(self.options.get("retry_initial_wait", 1.0))
+
+    @property
+    def retry_max_wait_s(self) -> float:
+        """Longest backoff wait in seconds (option `retry_max_wait`); a server's Retry-After is honoured regardless."""
+        return float(self.options.get("retry_max_wait", 60.0))
+
     @abstractmethod
     async def generate(
         self, messages: Sequence[ChatMessage], config: GenerateConfig, hint: RequestHint | None = None

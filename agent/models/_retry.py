@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
-from tenacity.wait import wait_exponential_jitter
+from tenacity.wait import wait_exponential, wait_random
 
 from agent.models._api import ModelAPI
 
@@ -31,7 +31,8 @@ async def call_with_retries(
 
     Fatal failures (auth, bad request) and exhausted retries are re-raised as the provider's one-line error.
     """
-    backoff = wait_exponential_jitter(initial=initial_wait_s, max=max_wait_s, jitter=initial_wait_s)
+    # wait_exponential + wait_random rather than wait_exponential_jitter, whose arguments changed within tenacity 9.x.
+    backoff = wait_exponential(multiplier=initial_wait_s, max=max_wait_s) + wait_random(0, initial_wait_s)
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
