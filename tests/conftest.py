@@ -3,5 +3,6 @@
 pytest_plugins = [
     "tests.fixtures.core",
     "tests.fixtures.local_models",
+    "tests.fixtures.scenarios",
     "tests.fixtures.servers",
 ]
