@@ -1,0 +1,209 @@
+"""What an audit will do: the settings a user chose, and the plan they resolve to (scenario parts, items, tests).
+
+Which tests run on which part of a scenario:
+- a part runs the tests its scenario lists, or every registered test when it lists none;
+- `tests` (the CLI's `--tests`) keeps only those names on each part; a name that no part lists is an error;
+- a listed test that is not registered (not implemented in this installation) is skipped and reported in
+  `AuditPlan.unavailable`, so a scenario can name tests before they exist.
+
+A suite's parts are labelled by their scenario name; when two parts use the same scenario, the later ones are
+labelled `name#2`, `name#3`, ... so (scenario, item) pairs stay unique in the records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.errors import ConfigurationError
+from agent.items import Item, Task
+from agent.records import ScenarioRef
+from agent.scenarios import Scenario, ScenarioData, load_parts, load_scenario, scenario_hash
+from evaluators import FaithfulnessTest, get_test, test_names
+
+DEFAULT_CONCURRENCY = 8
+"""Items judged at once. Each item's tests send several requests at once too, so a local backend gets batches."""
+
+
+@dataclass
+class AuditSettings:
+    """What to audit and how: everything except the models. Stored in the run header, so a run can be resumed."""
+
+    scenario: str
+    """A scenario name, or the path of a scenario file."""
+    tests: tuple[str, ...] | None = None
+    """Only these tests (None: each part's own)."""
+    limit: int | None = None
+    """At most this many items per part."""
+    seed: int | None = None
+    """Replaces the scenario's sampling seed, and seeds the tests and generation (None: scenario seed, test seed 0)."""
+    concurrency: int = DEFAULT_CONCURRENCY
+    test_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Test name -> parameters."""
+    use_judge_for_mentions: bool = False
+    prompts_dir: Path | None = None
+
+    @property
+    def run_seed(self) -> int:
+        """The seed tests draw from and generation uses."""
+        return self.seed if self.seed is not None else 0
+
+    def to_options(self) -> dict[str, Any]:
+        """The settings as JSON-ready header options (paths made absolute, so a resume works from anywhere)."""
+        scenario_path = Path(self.scenario).expanduser()
+        scenario = str(scenario_path.resolve()) if scenario_path.suffix in (".yaml", ".yml") else self.scenario
+        return {
+            "scenario": scenario,
+            "tests": list(self.tests) if self.tests is not None else None,
+            "limit": self.limit,
+            "seed": self.seed,
+            "concurrency": self.concurrency,
+            "test_params": self.test_params,
+            "use_judge_for_mentions": self.use_judge_for_mentions,
+            "prompts_dir": str(self.prompts_dir.resolve()) if self.prompts_dir else None,
+        }
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> AuditSettings:
+        """Settings recorded by `to_options`."""
+        tests = options.get("tests")
+        prompts_dir = options.get("prompts_dir")
+        return cls(
+            scenario=str(options["scenario"]),
+            tests=tuple(tests) if tests is not None else None,
+            limit=options.get("limit"),
+            seed=options.get("seed"),
+            concurrency=int(options.get("concurrency") or DEFAULT_CONCURRENCY),
+            test_params={k: dict(v) for k, v in (options.get("test_params") or {}).items()},
+            use_judge_for_mentions=bool(options.get("use_judge_for_mentions")),
+            prompts_dir=Path(prompts_dir) if prompts_dir else None,
+        )
+
+
+@dataclass
+class PlannedPart:
+    """One scenario (or suite part) to judge: its items and the tests to run on them."""
+
+    label: str
+    """The `scenario` written into verdicts and ItemDone records."""
+    data: ScenarioData
+    tests: list[FaithfulnessTest]
+    ref: ScenarioRef
+
+    @property
+    def task(self) -> Task:
+        """The part's task framing."""
+        return self.data.task
+
+    @property
+    def items(self) -> list[Item]:
+        """The sampled items, in order."""
+        return self.data.items
+
+    @property
+    def test_names(self) -> list[str]:
+        """The names of the tests run on this part."""
+        return [t.name for t in self.tests]
+
+
+@dataclass
+class AuditPlan:
+    """The resolved work of an audit."""
+
+    scenario: Scenario
+    scenario_hash: str
+    """Hash of the scenario as given (a suite's covers its parts)."""
+    parts: list[PlannedPart]
+    unavailable: list[str] = field(default_factory=list)
+    """Tests the scenario lists that this installation does not have (skipped)."""
+
+    @property
+    def tests(self) -> list[str]:
+        """Every test the audit runs, in first-use order."""
+        return list(dict.fromkeys(name for part in self.parts for name in part.test_names))
+
+    @property
+    def total_items(self) -> int:
+        """Items over all parts."""
+        return sum(len(part.items) for part in self.parts)
+
+    @property
+    def total_pairs(self) -> int:
+        """(item, test) pairs over all parts."""
+        return sum(len(part.items) * len(part.tests) for part in self.parts)
+
+
+def _labels(names: Sequence[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    labels = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        labels.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return labels
+
+
+def plan_audit(settings: AuditSettings) -> AuditPlan:
+    """Load the scenario and its items, and decide which tests run on which part (see the module docstring)."""
+    if settings.limit is not None and settings.limit < 1:
+        raise ConfigurationError(f"--limit must be at least 1, got {settings.limit}")
+    if settings.concurrency < 1:
+        raise ConfigurationError(f"--concurrency must be at least 1, got {settings.concurrency}")
+    registered = test_names()
+    requested = list(dict.fromkeys(settings.tests)) if settings.tests is not None else None
+    if requested is not None:
+        unknown = [name for name in requested if name not in registered]
+        if unknown:
+            raise ConfigurationError(
+                f"unknown faithfulness test '{unknown[0]}': use one of {', '.join(sorted(registered)) or '(none)'}"
+            )
+    unknown_params = sorted(set(settings.test_params) - set(registered))
+    if unknown_params:
+        raise ConfigurationError(f"--test-param names unknown test '{unknown_params[0]}'")
+    scenario = load_scenario(settings.scenario)
+    datasets = load_parts(scenario, limit=settings.limit, seed=settings.seed)
+    labels = _labels([data.scenario.name for data in datasets])
+    parts: list[PlannedPart] = []
+    unavailable: dict[str, None] = {}
+    listed_anywhere: set[str] = set()
+    instances: dict[str, FaithfulnessTest] = {}
+    for label, data in zip(labels, datasets, strict=True):
+        listed = list(data.scenario.tests) or registered
+        listed_anywhere.update(listed)
+        names = [name for name in listed if name in registered]
+        unavailable.update(dict.fromkeys(name for name in listed if name not in registered))
+        if requested is not None:
+            names = [name for name in requested if name in names]
+        for name in names:
+            if name not in instances:
+                instances[name] = get_test(name, settings.test_params.get(name))
+        ref = ScenarioRef(
+            name=label,
+            hash=scenario_hash(data.scenario),
+            source=str(data.scenario.source_path.resolve()) if data.scenario.source_path else None,
+            limit=settings.limit,
+            seed=data.scenario.seed if settings.seed is None else settings.seed,
+            item_ids=[item.id for item in data.items],
+        )
+        parts.append(PlannedPart(label=label, data=data, tests=[instances[n] for n in names], ref=ref))
+    if requested is not None:
+        missing = [name for name in requested if name not in listed_anywhere]
+        if missing:
+            raise ConfigurationError(
+                f"test '{missing[0]}' is not among scenario '{scenario.name}''s tests "
+                f"({', '.join(sorted(listed_anywhere))}); pick from those or use another scenario"
+            )
+    parts = [part for part in parts if part.tests and part.items]
+    if not parts:
+        wanted = ", ".join(requested or sorted(listed_anywhere)) or "(none)"
+        raise ConfigurationError(
+            f"scenario '{scenario.name}' has nothing to run: none of its tests ({wanted}) is available "
+            f"in this installation (available: {', '.join(registered) or 'none'})"
+        )
+    return AuditPlan(
+        scenario=scenario,
+        scenario_hash=scenario_hash(scenario),
+        parts=parts,
+        unavailable=list(unavailable),
+    )
