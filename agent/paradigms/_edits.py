@@ -135,7 +135,13 @@ class RedactionEdit(Paradigm):
         item = request.item
 
         def parse(text: str) -> tuple[str, int]:
-            return count_redactions(parse_rewrite(text, item.target_text, item.target_field))
+            redacted, count = count_redactions(parse_rewrite(text, item.target_text, item.target_field))
+            if count == 0:
+                # An answer or a copy of the input is not a redaction; say so, so the model can try again.
+                raise ReplyParseError(
+                    f"reply with the {item.target_field} itself, the important words replaced by {REDACTION_TOKEN}"
+                )
+            return redacted, count
 
         prompt = session.render(self.name, request, token=REDACTION_TOKEN)
         asked = await session.asker.ask(

@@ -200,3 +200,11 @@ async def test_counterfactual_with_no_other_answer_is_a_typed_not_applicable_fai
     result = await Explainer(scripted_model(["(A)"])).ask("counterfactual", single, MC)
     assert result.output is None
     assert result.failure is not None and result.failure.error_kind == "not_applicable"
+
+
+async def test_redaction_without_any_redaction_mark_is_reasked() -> None:
+    replies = iter(["The answer is: negative", "The plot [REDACTED] and the acting was wooden."])
+    result = await Explainer(scripted_model(lambda m, c, h: next(replies))).ask("redaction", ITEM, SENTIMENT)
+    assert isinstance(result.output, Redaction)
+    assert result.output.redacted_count == 1
+    assert result.traces[0].parse_error is not None and "[REDACTED]" in result.traces[0].parse_error
