@@ -6,6 +6,8 @@ the issue asks of option scoring: a proper distribution that agrees with text ex
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from agent.explainer import Explainer
@@ -47,20 +49,24 @@ def params_for(paradigm: str, item: Item) -> dict[str, object]:
 
 async def test_every_paradigm_returns_a_typed_output_or_a_typed_failure(smollm2: Model) -> None:
     explainer = Explainer(smollm2, max_tokens=SHORT_BUDGETS, reasks=1)
-    ran: list[tuple[str, str]] = []
-    for dataset, task, item in framings():
-        for name in paradigm_names():
-            if not get_paradigm(name).supports(task.kind):
-                continue
-            result = await explainer.ask(name, item, task, **params_for(name, item))
-            assert isinstance(result, ParadigmResult)
-            assert (result.output is None) != (result.failure is None), (dataset, name)
-            if result.failure is not None:
-                assert isinstance(result.failure, ParseFailure)
-                assert result.failure.attempts >= 1 or result.failure.error_kind == "not_applicable"
-            assert result.traces or result.failure is not None, (dataset, name)
-            ran.append((dataset, name))
-    assert len(ran) >= 20  # 9 on classification and multiple choice, 7 on free form
+    cases = [
+        (dataset, task, item, name)
+        for dataset, task, item in framings()
+        for name in paradigm_names()
+        if get_paradigm(name).supports(task.kind)
+    ]
+    # All at once: the local backend batches concurrent requests, which is how an audit runs them too.
+    results = await asyncio.gather(
+        *(explainer.ask(name, item, task, **params_for(name, item)) for _, task, item, name in cases)
+    )
+    for (dataset, _, _, name), result in zip(cases, results, strict=True):
+        assert isinstance(result, ParadigmResult)
+        assert (result.output is None) != (result.failure is None), (dataset, name)
+        if result.failure is not None:
+            assert isinstance(result.failure, ParseFailure)
+            assert result.failure.attempts >= 1 or result.failure.error_kind == "not_applicable"
+        assert result.traces or result.failure is not None, (dataset, name)
+    assert len(cases) >= 20  # 8 paradigms apply to classification and multiple choice, 7 to free form
 
 
 @pytest.fixture(scope="module")
