@@ -10,6 +10,8 @@ from agent.errors import FaithcheckError
 # Importing a subcommand module registers it on the group.
 from agent.cli import _explain, _models  # noqa: F401  isort: skip
 from agent.cli import _scenarios  # noqa: F401  isort: skip
+from agent.cli import _audit  # noqa: F401  isort: skip
+from agent.cli import _report  # noqa: F401  isort: skip
 
 
 def main(argv: list[str] | None = None) -> None:

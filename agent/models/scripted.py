@@ -7,7 +7,6 @@ faithful model from an unfaithful one. They never stand in for a real backend in
 from __future__ import annotations
 
 import importlib
-import json
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -106,11 +105,6 @@ class ScriptedAPI(ModelAPI):
 
     def concurrency_key(self) -> str:
         return self.name
-
-    def cache_identity(self) -> dict[str, Any]:
-        # A scripted model's options (e.g. whether it offers logprobs) can change its replies.
-        options = {k: v for k, v in self.options.items() if k != "max_connections"}
-        return {**super().cache_identity(), "options": json.loads(json.dumps(options, sort_keys=True, default=repr))}
 
     async def generate(
         self, messages: Sequence[ChatMessage], config: GenerateConfig, hint: RequestHint | None = None
