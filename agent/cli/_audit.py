@@ -46,9 +46,9 @@ from agent.run import (
 from evaluators import ROLES, TestSummary
 
 _ROLE_HELP = {
-    "editor": "Model that edits inputs or rationales for tests (default: the model under test).",
+    "editor": "Model that edits inputs or rationales: reconstructions, mistakes, paraphrases (default: the model under test).",
     "judge": "Model that judges (e.g. mention checks with --judge-mentions) (default: the model under test).",
-    "generator": "Model that generates perturbations such as paraphrases (default: the model under test).",
+    "generator": "Model that writes related counterfactual questions (simulatability) (default: the model under test).",
     "simulator": "Model that simulates the subject in simulatability tests (default: the model under test).",
 }
 

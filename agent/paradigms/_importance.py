@@ -12,6 +12,8 @@ from agent.parsing import ReplyParseError, check_not_empty_or_refusal, extract_j
 DEFAULT_K = 3
 _SCORED_ITEM = re.compile(r"^(?P<text>.+?)\s*[:=(\-–]\s*(?P<score>-?\d+(?:\.\d+)?)\s*\)?$")
 _BULLET = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*")
+_QUOTED = re.compile(r"[\"“]([^\"”\n]{1,60})[\"”]")
+_SENTENCE = re.compile(r"^\s*\S+(?:\s+\S+){2,}[.!?]?\s*$")
 
 
 def _clean(word: str) -> str:
@@ -49,6 +51,10 @@ def parse_important_words(text: str, source: str, k: int) -> list[ImportantWord]
                 raw_items.append((scored.group("text"), float(scored.group("score"))))
             else:
                 raw_items.append((piece, None))
+        if any(len(_clean(raw).split()) > 6 for raw, _ in raw_items):
+            # Prose, not a list: "The most important words are "went" and "back"" — the quoted words are the list.
+            quoted = [q for q in _QUOTED.findall(stripped) if q.strip() and q.lower() in source.lower()]
+            raw_items = [(q, None) for q in quoted] or raw_items
     words: list[ImportantWord] = []
     seen: set[str] = set()
     lowered_source = source.lower()
@@ -58,6 +64,9 @@ def parse_important_words(text: str, source: str, k: int) -> list[ImportantWord]
             continue  # a whole sentence is not a "word that mattered"
         seen.add(word.lower())
         words.append(ImportantWord(text=word, score=score, in_input=word.lower() in lowered_source))
+    if len(raw_items) == 1 and words and not words[0].in_input and _SENTENCE.search(raw_items[0][0]):
+        # One sentence that is not part of the input ("The review is positive.") is an answer, not a list of words.
+        words = []
     if not words:
         raise ReplyParseError(f"list the {k} most important words of the input, separated by commas")
     return words[:k]

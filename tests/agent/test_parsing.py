@@ -173,3 +173,12 @@ def test_chain_of_thought_steps_and_answer() -> None:
 
 def test_split_steps_handles_prose() -> None:
     assert split_steps("First we add. Then we divide. Done") == ["First we add.", "Then we divide.", "Done"]
+
+
+def test_important_words_quoted_in_prose_and_sentences_that_are_answers() -> None:
+    source = "Went back around, told that always rude guy what happened."
+    prose = 'The 3 most important words in this sentence are "went" and "back".'
+    assert [w.text for w in parse_important_words(prose, source, k=3)] == ["went", "back"]
+    for answer in ("The answer is: positive", "The review sentence is positive."):
+        with pytest.raises(ReplyParseError):
+            parse_important_words(answer, source, k=3)
