@@ -46,10 +46,13 @@ from agent.run import (
 from evaluators import ROLES, TestSummary
 
 _ROLE_HELP = {
-    "editor": "Model that edits inputs or rationales: reconstructions, mistakes, paraphrases (default: the model under test).",
-    "judge": "Model that judges (e.g. mention checks with --judge-mentions) (default: the model under test).",
-    "generator": "Model that writes related counterfactual questions (simulatability) (default: the model under test).",
-    "simulator": "Model that simulates the subject in simulatability tests (default: the model under test).",
+    role: f"Model that {does} (default: the audited model)."
+    for role, does in {
+        "editor": "edits inputs or rationales: reconstructions, mistakes, paraphrases",
+        "judge": "judges, e.g. whether an explanation mentions a word (with --judge-mentions)",
+        "generator": "writes related counterfactual questions (simulatability)",
+        "simulator": "predicts the audited model's answers from its explanation (simulatability)",
+    }.items()
 }
 
 
