@@ -22,6 +22,10 @@ class Task(BaseModel):
     """classification (a label set), multiple_choice (lettered options per item) or free_form (normalised)."""
     instruction: str
     """What the model is asked to do, in one or two sentences, e.g. "Classify the sentiment of the review."."""
+    focus: str = Field(default="the answer", min_length=1)
+    """What the answer determines, as a noun phrase ("the sentiment"). Prompts that must not pose the task itself
+    (importance, redaction) ask for the words "for determining <focus> of the following <field>", as Madsen et al.
+    (2024) do: a small model shown the instruction tends to answer it instead of listing words."""
     labels: tuple[str, ...] = ()
     """The label set, for classification."""
     unknown_label: str | None = None

@@ -5,17 +5,22 @@ from __future__ import annotations
 from agent.errors import ConfigurationError
 from agent.items import Task
 
+NLI_FOCUS = "the relation to the premise"
+"""What an NLI answer determines, in the words importance and redaction prompts use for it."""
+
 TASK_PRESETS: dict[str, Task] = {
     "sentiment": Task(
         name="sentiment",
         kind="classification",
         instruction="Classify the sentiment of the review as positive or negative.",
+        focus="the sentiment",
         labels=("positive", "negative"),
     ),
     "nli": Task(
         name="nli",
         kind="classification",
         instruction="Does the premise entail the hypothesis, contradict it, or neither (neutral)?",
+        focus=NLI_FOCUS,
         labels=("entailment", "neutral", "contradiction"),
     ),
     "mc": Task(

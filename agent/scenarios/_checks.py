@@ -50,6 +50,7 @@ def _user_file_problems(scenario: Scenario) -> list[Problem]:
             name=framing.name or scenario.name,
             kind=framing.kind,
             instruction=framing.instruction,
+            focus=framing.focus or "the answer",
             labels=tuple(framing.labels or ()),
             unknown_label=framing.unknown_label,
         )

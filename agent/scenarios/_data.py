@@ -70,7 +70,9 @@ def _framed(scenario: Scenario, loaded: LoadedDataset) -> tuple[Task, list[Item]
         return loaded.task, loaded.items
     where = describe_source(scenario.source_path, scenario.name)
     task, items = loaded.task, loaded.items
-    update = framing.model_dump(include={"name", "instruction", "unknown_label", "normaliser"}, exclude_none=True)
+    update = framing.model_dump(
+        include={"name", "instruction", "focus", "unknown_label", "normaliser"}, exclude_none=True
+    )
     if framing.labels is not None:
         if len(framing.labels) != len(task.labels):
             expected = f"{len(task.labels)} names for the labels {list(task.labels)}, in that order"

@@ -20,6 +20,9 @@ class TaskFraming(BaseModel):
     """classification, multiple_choice or free_form: required for jsonl/csv data, fixed for built-in datasets."""
     instruction: str | None = Field(default=None, min_length=1)
     """The instruction shown to the model, one or two short sentences."""
+    focus: str | None = Field(default=None, min_length=1)
+    """What the answer determines, as a noun phrase ("the sentiment"; default "the answer"), for prompts that list
+    or redact the words that determine it."""
     labels: list[str] | None = None
     """Classification labels. For a built-in dataset: new names for its labels, in the dataset's label order."""
     unknown_label: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.items import Item, Task
+from agent.presets import NLI_FOCUS
 from agent.scenarios._text import detokenise
 from agent.scenarios._types import DataFileError, LoadedDataset, LoadRequest, require_file
 
@@ -49,6 +50,7 @@ def load_esnli(request: LoadRequest) -> LoadedDataset:
         name="nli",
         kind="classification",
         instruction="Does the premise entail the hypothesis, contradict it, or neither?",
+        focus=NLI_FOCUS,
         labels=NLI_LABELS,
     )
     return LoadedDataset(task=task, items=items, files=paths)

@@ -68,6 +68,7 @@ def load_dynasent(request: LoadRequest) -> LoadedDataset:
         name="sentiment",
         kind="classification",
         instruction=f"Classify the sentiment of the review sentence as {named}.",
+        focus="the sentiment",
         labels=labels,
     )
     return LoadedDataset(task=task, items=items, files=[path])
@@ -97,6 +98,7 @@ def load_sst2(request: LoadRequest) -> LoadedDataset:
         name="sentiment",
         kind="classification",
         instruction="Classify the sentiment of the movie review as positive or negative.",
+        focus="the sentiment",
         labels=("positive", "negative"),
     )
     return LoadedDataset(task=task, items=items, files=[path])

@@ -100,6 +100,7 @@ def user_task(framing: TaskFraming, default_name: str) -> Task:
         name=framing.name or default_name,
         kind=framing.kind,
         instruction=framing.instruction,
+        focus=framing.focus or "the answer",
         labels=tuple(framing.labels or ()),
         unknown_label=framing.unknown_label,
         normaliser=framing.normaliser or _DEFAULT_NORMALISER[framing.kind],
