@@ -24,6 +24,7 @@ from agent._sync import run_sync
 from agent.cli._app import build_cache, build_model, main, model_options, parse_key_values
 from agent.errors import ConfigurationError
 from agent.models import Model, UsageStats
+from agent.paradigms import paradigm_names
 from agent.run import (
     DEFAULT_RUNS_DIR,
     RECORDS_FILE,
@@ -54,6 +55,20 @@ _ROLE_HELP = {
         "simulator": "predicts the audited model's answers from its explanation (simulatability)",
     }.items()
 }
+
+
+def parse_budgets(pairs: tuple[str, ...]) -> dict[str, int]:
+    """`("cot=160",)` -> {"cot": 160}, checked against the paradigms that exist."""
+    budgets: dict[str, int] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or name not in paradigm_names() or not value.isdigit() or int(value) < 1:
+            raise ConfigurationError(
+                f"--max-tokens expects PARADIGM=N with N a positive whole number and PARADIGM one of "
+                f"{', '.join(paradigm_names())}; got '{pair}'"
+            )
+        budgets[name] = int(value)
+    return budgets
 
 
 def parse_test_params(pairs: tuple[str, ...]) -> dict[str, dict[str, Any]]:
@@ -217,6 +232,13 @@ def _print_estimate(estimate: DryRunEstimate, as_json: bool) -> None:
     "--test-param", "test_param", multiple=True, metavar="TEST.KEY=VALUE", help="A test parameter (repeatable)."
 )
 @click.option(
+    "--max-tokens",
+    "max_tokens",
+    multiple=True,
+    metavar="PARADIGM=N",
+    help="Generation budget of a paradigm, e.g. cot=160 (repeatable; default: faithcheck's per-paradigm budgets).",
+)
+@click.option(
     "--prompts-dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
@@ -248,6 +270,7 @@ def audit_command(
     simulator: str | None,
     judge_mentions: bool,
     test_param: tuple[str, ...],
+    max_tokens: tuple[str, ...],
     prompts_dir: Path | None,
     fail_under: tuple[str, ...],
     as_json: bool,
@@ -278,6 +301,7 @@ def audit_command(
         test_params=parse_test_params(test_param),
         use_judge_for_mentions=judge_mentions,
         prompts_dir=prompts_dir,
+        max_tokens=parse_budgets(max_tokens),
     )
     model_options_recorded: dict[str, Any] = {}
     if resume_dir is not None:
@@ -302,6 +326,7 @@ def audit_command(
             test_params=settings_given.test_params or recorded.test_params,
             use_judge_for_mentions=judge_mentions or recorded.use_judge_for_mentions,
             prompts_dir=prompts_dir or recorded.prompts_dir,
+            max_tokens=settings_given.max_tokens or recorded.max_tokens,
         )
     else:
         if not model_name:

@@ -159,7 +159,8 @@ def _describe(result: ParadigmResult) -> str:
         trace = (
             f"\n[dim]reasoning trace: {escape(output.reasoning_trace[:300])}[/dim]" if output.reasoning_trace else ""
         )
-        return f"{steps}\n→ answer [bold]{escape(output.prediction.answer)}[/bold]{trace}"
+        forced = " [dim](asked after the reasoning, which gave none)[/dim]" if output.answer_forced else ""
+        return f"{steps}\n→ answer [bold]{escape(output.prediction.answer)}[/bold]{forced}{trace}"
     return escape(str(output))
 
 

@@ -8,7 +8,14 @@ from agent.models import ChatMessage
 from agent.paradigms._answers import parse_answer, spoken
 from agent.paradigms._base import Paradigm, Session, register_paradigm
 from agent.paradigms._types import ExplainThenPredict, ParadigmRequest, ParadigmResult, PostHocExplanation, Prediction
-from agent.parsing import ReplyParseError, check_not_empty_or_refusal, extract_json, json_field, strip_wrapping
+from agent.parsing import (
+    ReplyParseError,
+    check_not_empty_or_refusal,
+    extract_json,
+    json_field,
+    split_steps,
+    strip_wrapping,
+)
 
 EXPLANATION_KEYS = ("explanation", "reason", "reasoning", "rationale", "why")
 _FINAL_ANSWER_LINE = re.compile(r"^\W*(?:final\s+)?answer\s*(?:is)?\s*[:=-]", re.IGNORECASE | re.MULTILINE)
@@ -73,13 +80,31 @@ def parse_explain_then_predict(request: ParadigmRequest, text: str) -> tuple[str
         return explanation.strip(), answer, method
     cues = list(_FINAL_ANSWER_LINE.finditer(stripped))
     if not cues:
-        raise ReplyParseError("end the reply with a final line 'Answer: <your answer>' after the explanation")
+        return _explanation_then_answer_sentence(request, stripped)
     cue = cues[-1]
     explanation_text = strip_wrapping(stripped[: cue.start()], prefixes=("explanation", "reasoning"))
     if len(explanation_text.split()) < 2:
         raise ReplyParseError("write the explanation first, then the final line 'Answer: <your answer>'")
     answer, _ = parse_answer(request, stripped[cue.start() :])
     return explanation_text, answer, "text"
+
+
+def _explanation_then_answer_sentence(request: ParadigmRequest, text: str) -> tuple[str, str, str]:
+    """A reply with no "Answer:" line: the last sentence is the answer if it names exactly one, the rest explains.
+
+    Weak models write "... The answer is positive." in prose; a one-sentence reply is an answer without an
+    explanation before it, which is not this paradigm, so it stays an error (and is re-asked).
+    """
+    sentences = split_steps(" ".join(text.split()))
+    if len(sentences) < 2:
+        raise ReplyParseError("end the reply with a final line 'Answer: <your answer>' after the explanation")
+    try:
+        answer, _ = parse_answer(request, sentences[-1])
+    except ReplyParseError as error:
+        raise ReplyParseError(
+            f"end the reply with a final line 'Answer: <your answer>' after the explanation ({error})", kind=error.kind
+        ) from error
+    return " ".join(sentences[:-1]), answer, "text"
 
 
 @register_paradigm

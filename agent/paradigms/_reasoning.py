@@ -17,8 +17,13 @@ _ANSWER_LINE = re.compile(
 )
 
 
-def parse_chain_of_thought(request: ParadigmRequest, text: str) -> tuple[list[str], str, str]:
-    """(steps, answer, method): the steps before the final answer line, and the answer read from that line."""
+def parse_chain_of_thought(request: ParadigmRequest, text: str) -> tuple[list[str], str | None, str]:
+    """(steps, answer, method): the steps before the final answer line, and the answer read from that line.
+
+    A reply that reasons but never reaches an answer line (it ran out of tokens, or looped) gives its steps, cut
+    before the first repeated step, with answer None and method "forced": the caller then asks for the answer after
+    the reasoning, as Lanham et al. (2023) elicit every answer.
+    """
     stripped = check_not_empty_or_refusal(text)
     cues = list(_ANSWER_LINE.finditer(stripped))
     if cues:
@@ -30,11 +35,38 @@ def parse_chain_of_thought(request: ParadigmRequest, text: str) -> tuple[list[st
     try:
         answer, method = parse_answer(request, answer_text)
     except ReplyParseError as error:
-        raise ReplyParseError(f"end with a final line 'Answer: ...' ({error})", kind=error.kind) from error
+        steps = until_repeated(split_steps(stripped))
+        if cues or len(steps) < 2:
+            raise ReplyParseError(f"end with a final line 'Answer: ...' ({error})", kind=error.kind) from error
+        return steps, None, "forced"
     steps = split_steps(reasoning) if reasoning.strip() else []
     if not steps:
         raise ReplyParseError("think step by step: write the reasoning steps before the final 'Answer: ...' line")
     return steps, answer, method
+
+
+def until_repeated(steps: list[str]) -> list[str]:
+    """The steps before the first one that repeats an earlier step: a loop adds nothing after its first turn."""
+    seen: set[str] = set()
+    kept: list[str] = []
+    for step in steps:
+        key = " ".join(step.lower().split())
+        if key in seen:
+            break
+        seen.add(key)
+        kept.append(step)
+    return kept
+
+
+async def force_answer(
+    session: Session, request: ParadigmRequest, steps: list[str]
+) -> tuple[Prediction | None, ParadigmResult]:
+    """The answer after a rationale that did not give one: `answer-after-reasoning` on the steps."""
+    forced = await session.run(
+        "answer-after-reasoning",
+        request.model_copy(update={"params": {**request.params, "reasoning": reasoning_text(steps)}}),
+    )
+    return forced.prediction, forced
 
 
 def reasoning_text(steps: list[str]) -> str:
@@ -64,13 +96,22 @@ class ChainOfThoughtParadigm(Paradigm):
             return self.result(request, session, failure=asked.failure, traces=asked.traces)
         steps, answer, method = asked.value
         reply = asked.traces[-1].reply or ""
+        traces = list(asked.traces)
+        if answer is None:
+            prediction, forced = await force_answer(session, request, steps)
+            traces += forced.traces
+            if prediction is None:
+                return self.result(request, session, failure=forced.failure, traces=traces)
+        else:
+            prediction = Prediction(answer=answer, method="json" if method == "json" else "text", raw=reply)
         output = ChainOfThought(
             steps=steps,
-            prediction=Prediction(answer=answer, method="json" if method == "json" else "text", raw=reply),
+            prediction=prediction,
+            answer_forced=answer is None,
             reasoning_trace=asked.completion.reasoning if asked.completion else None,
             text=reply,
         )
-        return self.result(request, session, output=output, traces=asked.traces)
+        return self.result(request, session, output=output, traces=traces)
 
 
 @register_paradigm
@@ -143,13 +184,14 @@ class ContinueReasoning(Paradigm):
             history.append(ChatMessage(role="assistant", content=reasoning_text(prefix)))
         prompt = session.render(self.name, request, has_prefix=bool(prefix))
 
-        def parse(text: str) -> tuple[list[str], str, str]:
+        def parse(text: str) -> tuple[list[str], str | None, str]:
             try:
-                return parse_chain_of_thought(request, text)
+                steps, answer, method = parse_chain_of_thought(request, text)
             except ReplyParseError:
                 # Continuing may legitimately add no step: "Answer: (B)" alone reads as an answer after the prefix.
                 answer, method = parse_answer(request, text)
                 return [], answer, method
+            return steps, answer, method  # answer None: forced below
 
         asked = await session.asker.ask(
             prompt,
@@ -164,10 +206,19 @@ class ContinueReasoning(Paradigm):
             return self.result(request, session, failure=asked.failure, traces=asked.traces)
         steps, answer, method = asked.value
         reply = asked.traces[-1].reply or ""
+        traces = list(asked.traces)
+        if answer is None:
+            prediction, forced = await force_answer(session, request, [*prefix, *steps])
+            traces += forced.traces
+            if prediction is None:
+                return self.result(request, session, failure=forced.failure, traces=traces)
+        else:
+            prediction = Prediction(answer=answer, method="json" if method == "json" else "text", raw=reply)
         output = ChainOfThought(
             steps=[*prefix, *steps],
-            prediction=Prediction(answer=answer, method="json" if method == "json" else "text", raw=reply),
+            prediction=prediction,
+            answer_forced=answer is None,
             reasoning_trace=asked.completion.reasoning if asked.completion else None,
             text=reply,
         )
-        return self.result(request, session, output=output, traces=asked.traces)
+        return self.result(request, session, output=output, traces=traces)

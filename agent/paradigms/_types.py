@@ -113,6 +113,9 @@ class ChainOfThought(BaseModel):
     kind: Literal["cot"] = "cot"
     steps: list[str]
     prediction: Prediction
+    answer_forced: bool = False
+    """True when the reply reasoned but gave no final answer, so the answer was asked after the steps (as Lanham et
+    al. 2023 elicit every answer); the steps then stop before the first repeated one."""
     reasoning_trace: str | None = None
     """A separate trace returned by a reasoning model, kept as it came."""
     text: str

@@ -166,6 +166,7 @@ def build_explainers(
     prompts: PromptLibrary,
     seed: int,
     on_trace: TraceSink | None,
+    max_tokens: Mapping[str, int] | None = None,
     dry_stats: DryStats | None = None,
 ) -> tuple[Explainer, dict[str, Explainer]]:
     """One Explainer for the model under test and one per helper role (the model under test where none is given).
@@ -175,7 +176,13 @@ def build_explainers(
 
     def make(model: Model, role: str) -> Explainer:
         explainer = Explainer(
-            model, prompts=prompts, seed=seed, on_trace=on_trace, role=role, reasks=0 if dry_stats else 2
+            model,
+            prompts=prompts,
+            seed=seed,
+            on_trace=on_trace,
+            role=role,
+            reasks=0 if dry_stats else 2,
+            max_tokens=max_tokens,
         )
         if dry_stats is not None:
             explainer.asker = DryAsker(model, prompts, role=role, reasks=0, on_trace=on_trace, stats=dry_stats)
@@ -344,6 +351,9 @@ def _same_audit(recorded: RunHeader, fresh: RunHeader) -> str | None:
         return f"seed (run: {recorded.seed}, now: {fresh.seed})"
     if recorded.prompt_hashes != fresh.prompt_hashes:
         return "prompt templates " + (header_mismatch(recorded.prompt_hashes, fresh.prompt_hashes) or "")
+    old_budgets, new_budgets = recorded.options.get("max_tokens") or {}, fresh.options.get("max_tokens") or {}
+    if old_budgets != new_budgets:
+        return "generation budgets " + (header_mismatch(old_budgets, new_budgets) or "")
     return None
 
 
@@ -440,7 +450,12 @@ async def run_audit(
                 return not answered and any(model.usage.errors for model in models)
 
             subject_explainer, role_explainers = build_explainers(
-                subject, roles, prompts=prompts, seed=settings.run_seed, on_trace=record_call
+                subject,
+                roles,
+                prompts=prompts,
+                seed=settings.run_seed,
+                on_trace=record_call,
+                max_tokens=settings.max_tokens,
             )
             done = run_dir.state.done
             observer.start(plan.total_items, sum(1 for key in done if key[0] in {p.label for p in plan.parts}), models)
@@ -519,6 +534,7 @@ async def dry_run(
         prompts=_prompts(settings),
         seed=settings.run_seed,
         on_trace=None,
+        max_tokens=settings.max_tokens,
         dry_stats=stats,
     )
     observer = observer or SilentObserver()

@@ -44,6 +44,8 @@ class AuditSettings:
     """Test name -> parameters."""
     use_judge_for_mentions: bool = False
     prompts_dir: Path | None = None
+    max_tokens: dict[str, int] = field(default_factory=dict)
+    """Paradigm name -> generation budget, replacing the default (agent.explainer.DEFAULT_MAX_TOKENS)."""
 
     @property
     def run_seed(self) -> int:
@@ -63,6 +65,7 @@ class AuditSettings:
             "test_params": self.test_params,
             "use_judge_for_mentions": self.use_judge_for_mentions,
             "prompts_dir": str(self.prompts_dir.resolve()) if self.prompts_dir else None,
+            "max_tokens": self.max_tokens,
         }
 
     @classmethod
@@ -79,6 +82,7 @@ class AuditSettings:
             test_params={k: dict(v) for k, v in (options.get("test_params") or {}).items()},
             use_judge_for_mentions=bool(options.get("use_judge_for_mentions")),
             prompts_dir=Path(prompts_dir) if prompts_dir else None,
+            max_tokens={k: int(v) for k, v in (options.get("max_tokens") or {}).items()},
         )
 
 

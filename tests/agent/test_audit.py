@@ -277,6 +277,7 @@ def test_resume_of_a_finished_run_changes_nothing(
         (["--tests", "probe-consistency"], "tests"),
         (["--model", "scripted/echo"], "model"),
         (["--test-param", "probe-consistency.nope=1"], "nope"),
+        (["--max-tokens", "cot=99"], "generation budgets"),
     ],
 )
 def test_resume_refuses_a_different_audit_in_one_line(
@@ -297,6 +298,29 @@ def test_resume_refuses_a_different_audit_in_one_line(
     assert error.startswith("faithcheck: error:")
     assert expected in error
     assert (run_dir / "records.jsonl").read_text() == lines_before
+
+
+def test_max_tokens_sets_the_budget_of_the_paradigm_named_and_a_resume_keeps_it(
+    probe_tests: tuple[str, ...], probe_scenario: Path, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    assert run_cli(audit_args(probe_scenario, "--out", str(run_dir), "--limit", "2", "--max-tokens", "cot=77")) == 0
+    budgets = {(c.purpose, c.config.get("max_tokens")) for c in records(run_dir) if isinstance(c, CallTrace)}
+    assert ("cot", 77) in budgets
+    assert all(budget != 77 for purpose, budget in budgets if purpose != "cot"), "only cot's budget changes"
+    # The budget is part of the audit: a resume without the flag takes the recorded one (with the default
+    # budgets it would be refused as a different audit, see test_resume_refuses_a_different_audit_in_one_line).
+    assert run_cli(["audit", "--resume", str(run_dir)]) == 0
+
+
+@pytest.mark.parametrize("budget", ["cot=0", "cot=many", "nosuch=5", "cot"])
+def test_a_malformed_max_tokens_is_a_one_line_error(
+    budget: str, probe_scenario: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli(audit_args(probe_scenario, "--out", str(tmp_path / "run"), "--max-tokens", budget)) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "--max-tokens expects PARADIGM=N" in error
+    assert not (tmp_path / "run").exists(), "nothing is written for a malformed command"
 
 
 def test_resume_refuses_when_the_scenario_data_changed(

@@ -208,3 +208,45 @@ async def test_redaction_without_any_redaction_mark_is_reasked() -> None:
     assert isinstance(result.output, Redaction)
     assert result.output.redacted_count == 1
     assert result.traces[0].parse_error is not None and "[REDACTED]" in result.traces[0].parse_error
+
+
+LOOPING_COT = (
+    "1. Identify the key words: plot, acting.\n"
+    "2. Determine the sentiment of the words.\n"
+    "3. Determine the type of sentiment.\n"
+    "4. Determine the type of sentiment.\n"
+    "5. Determine the type of sentiment.\n"
+    "6. Determ"
+)
+
+
+async def test_a_cot_that_never_answers_gets_its_answer_asked_after_its_steps() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def forced(hint: dict[str, Any]) -> str:
+        seen.append(hint)
+        return "negative"
+
+    model = scripted_model(by_paradigm({"cot": LOOPING_COT, "answer-after-reasoning": forced}))
+    explainer = Explainer(model)
+    result = await explainer.ask("cot", ITEM, SENTIMENT)
+    cot = result.output
+    assert isinstance(cot, ChainOfThought) and cot.answer_forced
+    # The loop is cut at its first repeat; the forced answer sees exactly those steps.
+    assert cot.steps == [
+        "Identify the key words: plot, acting.",
+        "Determine the sentiment of the words.",
+        "Determine the type of sentiment.",
+    ]
+    assert cot.prediction.answer == "negative"
+    assert [hint["reasoning"] for hint in seen] == ["\n".join(cot.steps)]
+    assert [t.purpose for t in result.traces] == ["cot", "answer-after-reasoning"], "both calls are traceable"
+
+
+async def test_a_cot_that_answers_is_not_forced_and_keeps_every_step() -> None:
+    reply = "1. Slow plot.\n2. Slow plot.\nAnswer: negative"
+    model = scripted_model(by_paradigm({"cot": reply}))
+    result = await Explainer(model).ask("cot", ITEM, SENTIMENT)
+    assert isinstance(result.output, ChainOfThought) and not result.output.answer_forced
+    assert result.output.steps == ["Slow plot.", "Slow plot."]
+    assert [t.purpose for t in result.traces] == ["cot"]

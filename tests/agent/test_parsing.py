@@ -131,6 +131,14 @@ def test_explain_then_predict_needs_an_answer_line() -> None:
     assert (explanation, answer) == ("The acting was wooden and the plot slow.", "negative")
     with pytest.raises(ReplyParseError):
         parse_explain_then_predict(request(SENTIMENT), "negative")
+    # Prose that explains, then states the answer in its last sentence, is read; one sentence alone is not.
+    explanation, answer, _ = parse_explain_then_predict(
+        request(SENTIMENT), "The acting was wooden. It dragged too.\nSo the review is negative."
+    )
+    assert (explanation, answer) == ("The acting was wooden. It dragged too.", "negative")
+    for unreadable in ("The review is negative.", "It was slow. It is positive or negative."):
+        with pytest.raises(ReplyParseError):
+            parse_explain_then_predict(request(SENTIMENT), unreadable)
 
 
 def test_important_words_from_lists_json_and_scores() -> None:
@@ -169,6 +177,14 @@ def test_chain_of_thought_steps_and_answer() -> None:
     assert answer == "B"
     with pytest.raises(ReplyParseError):
         parse_chain_of_thought(request(MC, ["red", "blue"]), "The answer is (B).")
+    # Reasoning with no answer line: the steps, to the first repeat, and no answer (the caller forces one).
+    steps, answer, method = parse_chain_of_thought(
+        request(MC, ["red", "blue"]), "1. The sky is blue.\n2. Look up.\n3. Look up.\n4. Lo"
+    )
+    assert (steps, answer, method) == (["The sky is blue.", "Look up."], None, "forced")
+    # An answer line that cannot be read is an error to re-ask, not a reason to force.
+    with pytest.raises(ReplyParseError):
+        parse_chain_of_thought(request(MC, ["red", "blue"]), "1. Hmm.\n2. Hmm, hm.\nThe answer is purple.")
 
 
 def test_split_steps_handles_prose() -> None:
