@@ -104,7 +104,9 @@ def test_interrupted_audit_resumes_to_the_uninterrupted_summary(
 def test_resume_after_two_interruptions(probe_scenario: Path, tmp_path: Path, uninterrupted: RunSummary) -> None:
     run_dir = tmp_path / "twice"
     first = start_audit(
-        audit_args(probe_scenario, "--out", str(run_dir), "--concurrency", "2", "-O", "delay=0.02"), tmp_path / "1"
+        # Slower calls than above: the resumed process inherits them, so it is still running when Ctrl-C comes.
+        audit_args(probe_scenario, "--out", str(run_dir), "--concurrency", "2", "-O", "delay=0.06"),
+        tmp_path / "1",
     )
     wait_for_items(first, run_dir / "records.jsonl", 2)
     first.send_signal(signal.SIGKILL)
@@ -114,7 +116,7 @@ def test_resume_after_two_interruptions(probe_scenario: Path, tmp_path: Path, un
     # Wait for items the *second* process finished: by then it is past start-up and handles Ctrl-C.
     done = wait_for_items(second, run_dir / "records.jsonl", done_by_first + 1)
     if done >= len(REVIEWS):
-        pytest.skip("the first process finished every item before it was killed; nothing left to interrupt")
+        pytest.skip("the resumed process finished every item before Ctrl-C; nothing left to interrupt")
     second.send_signal(signal.SIGINT)
     assert second.wait(timeout=60) == 130
     assert run_cli(["audit", "--resume", str(run_dir), "-O", "delay=0"]) == 0
