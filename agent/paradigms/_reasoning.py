@@ -20,9 +20,9 @@ _ANSWER_LINE = re.compile(
 def parse_chain_of_thought(request: ParadigmRequest, text: str) -> tuple[list[str], str | None, str]:
     """(steps, answer, method): the steps before the final answer line, and the answer read from that line.
 
-    A reply that reasons but never reaches an answer line (it ran out of tokens, or looped) gives its steps, cut
-    before the first repeated step, with answer None and method "forced": the caller then asks for the answer after
-    the reasoning, as Lanham et al. (2023) elicit every answer.
+    A reply that reasons but gives no readable answer (it ran out of tokens, looped, or named an answer that is not
+    on offer) gives its steps, cut before the first repeated step, with answer None and method "forced": the caller
+    then asks for the answer after the reasoning, as Lanham et al. (2023) elicit every answer.
     """
     stripped = check_not_empty_or_refusal(text)
     cues = list(_ANSWER_LINE.finditer(stripped))
@@ -35,8 +35,8 @@ def parse_chain_of_thought(request: ParadigmRequest, text: str) -> tuple[list[st
     try:
         answer, method = parse_answer(request, answer_text)
     except ReplyParseError as error:
-        steps = until_repeated(split_steps(stripped))
-        if cues or len(steps) < 2:
+        steps = until_repeated(split_steps(reasoning if cues else stripped))
+        if len(steps) < 2:
             raise ReplyParseError(f"end with a final line 'Answer: ...' ({error})", kind=error.kind) from error
         return steps, None, "forced"
     steps = split_steps(reasoning) if reasoning.strip() else []

@@ -182,9 +182,14 @@ def test_chain_of_thought_steps_and_answer() -> None:
         request(MC, ["red", "blue"]), "1. The sky is blue.\n2. Look up.\n3. Look up.\n4. Lo"
     )
     assert (steps, answer, method) == (["The sky is blue.", "Look up."], None, "forced")
-    # An answer line that cannot be read is an error to re-ask, not a reason to force.
+    # An answer line naming no answer on offer: the steps before it, and the answer is forced too.
+    steps, answer, _ = parse_chain_of_thought(
+        request(MC, ["red", "blue"]), "1. Hmm.\n2. Hmm, hm.\nThe answer is purple."
+    )
+    assert (steps, answer) == (["Hmm.", "Hmm, hm."], None)
+    # Too little reasoning to force an answer after: an error, re-asked.
     with pytest.raises(ReplyParseError):
-        parse_chain_of_thought(request(MC, ["red", "blue"]), "1. Hmm.\n2. Hmm, hm.\nThe answer is purple.")
+        parse_chain_of_thought(request(MC, ["red", "blue"]), "Hmm.\nThe answer is purple.")
 
 
 def test_split_steps_handles_prose() -> None:
