@@ -4,12 +4,14 @@ replaced) rationale, and let the model continue a rationale from a given point (
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from agent.models import ChatMessage
 from agent.paradigms._answers import answer_space, parse_answer, softmax, spoken
 from agent.paradigms._base import Paradigm, Session, register_paradigm
 from agent.paradigms._types import ChainOfThought, ParadigmRequest, ParadigmResult, Prediction
 from agent.parsing import ReplyParseError, check_not_empty_or_refusal, split_steps
+from agent.structured import Asked
 
 _ANSWER_LINE = re.compile(
     r"(?:^|\n)[^\n]*?(?:final answer|the (?:best |correct )?answer is|answer\s*[:=]|so the answer|####)[^\n]*",
@@ -58,15 +60,39 @@ def until_repeated(steps: list[str]) -> list[str]:
     return kept
 
 
-async def force_answer(
-    session: Session, request: ParadigmRequest, steps: list[str]
-) -> tuple[Prediction | None, ParadigmResult]:
-    """The answer after a rationale that did not give one: `answer-after-reasoning` on the steps."""
-    forced = await session.run(
-        "answer-after-reasoning",
-        request.model_copy(update={"params": {**request.params, "reasoning": reasoning_text(steps)}}),
+async def chain_of_thought_result(
+    paradigm: Paradigm,
+    session: Session,
+    request: ParadigmRequest,
+    asked: Asked[tuple[list[str], str | None, str]],
+    prefix: Sequence[str] = (),
+) -> ParadigmResult:
+    """The typed result of a (continued) chain of thought; its answer forced after the steps when it gave none."""
+    if asked.value is None:
+        return paradigm.result(request, session, failure=asked.failure, traces=asked.traces)
+    new_steps, answer, method = asked.value
+    steps = [*prefix, *new_steps]
+    reply = asked.traces[-1].reply or ""
+    traces = list(asked.traces)
+    if answer is None:
+        forced = await session.run(
+            "answer-after-reasoning",
+            request.model_copy(update={"params": {**request.params, "reasoning": reasoning_text(steps)}}),
+        )
+        traces += forced.traces
+        if forced.prediction is None:
+            return paradigm.result(request, session, failure=forced.failure, traces=traces)
+        prediction = forced.prediction
+    else:
+        prediction = Prediction(answer=answer, method="json" if method == "json" else "text", raw=reply)
+    output = ChainOfThought(
+        steps=steps,
+        prediction=prediction,
+        answer_forced=answer is None,
+        reasoning_trace=asked.completion.reasoning if asked.completion else None,
+        text=reply,
     )
-    return forced.prediction, forced
+    return paradigm.result(request, session, output=output, traces=traces)
 
 
 def reasoning_text(steps: list[str]) -> str:
@@ -92,26 +118,7 @@ class ChainOfThoughtParadigm(Paradigm):
             item_id=request.item.id,
             history=session.history(request),
         )
-        if asked.value is None:
-            return self.result(request, session, failure=asked.failure, traces=asked.traces)
-        steps, answer, method = asked.value
-        reply = asked.traces[-1].reply or ""
-        traces = list(asked.traces)
-        if answer is None:
-            prediction, forced = await force_answer(session, request, steps)
-            traces += forced.traces
-            if prediction is None:
-                return self.result(request, session, failure=forced.failure, traces=traces)
-        else:
-            prediction = Prediction(answer=answer, method="json" if method == "json" else "text", raw=reply)
-        output = ChainOfThought(
-            steps=steps,
-            prediction=prediction,
-            answer_forced=answer is None,
-            reasoning_trace=asked.completion.reasoning if asked.completion else None,
-            text=reply,
-        )
-        return self.result(request, session, output=output, traces=traces)
+        return await chain_of_thought_result(self, session, request, asked)
 
 
 @register_paradigm
@@ -202,23 +209,4 @@ class ContinueReasoning(Paradigm):
             item_id=request.item.id,
             history=history,
         )
-        if asked.value is None:
-            return self.result(request, session, failure=asked.failure, traces=asked.traces)
-        steps, answer, method = asked.value
-        reply = asked.traces[-1].reply or ""
-        traces = list(asked.traces)
-        if answer is None:
-            prediction, forced = await force_answer(session, request, [*prefix, *steps])
-            traces += forced.traces
-            if prediction is None:
-                return self.result(request, session, failure=forced.failure, traces=traces)
-        else:
-            prediction = Prediction(answer=answer, method="json" if method == "json" else "text", raw=reply)
-        output = ChainOfThought(
-            steps=[*prefix, *steps],
-            prediction=prediction,
-            answer_forced=answer is None,
-            reasoning_trace=asked.completion.reasoning if asked.completion else None,
-            text=reply,
-        )
-        return self.result(request, session, output=output, traces=traces)
+        return await chain_of_thought_result(self, session, request, asked, prefix)
