@@ -40,7 +40,14 @@ def parse_important_words(text: str, source: str, k: int) -> list[ImportantWord]
     elif isinstance(listing, dict):
         raw_items = [(w, float(s) if isinstance(s, (int, float)) else None) for w, s in listing.items()]
     if not raw_items:
-        body = re.sub(r"^.*?(?:words?|phrases?)\s*(?:are|:)\s*", "", stripped, count=1, flags=re.IGNORECASE | re.DOTALL)
+        # "The most important words (for determining the sentiment of this review) are": what follows is the list.
+        body = re.sub(
+            r"^.*?\b(?:words?|phrases?)\b[^\"“\n]{0,80}?(?:\bare\b|:)\s*",
+            "",
+            stripped,
+            count=1,
+            flags=re.IGNORECASE | re.DOTALL,
+        )
         pieces = [p for line in body.splitlines() for p in (line.split(",") if "," in line else [line])]
         for piece in pieces:
             piece = _BULLET.sub("", piece).strip()
@@ -51,7 +58,12 @@ def parse_important_words(text: str, source: str, k: int) -> list[ImportantWord]
                 raw_items.append((scored.group("text"), float(scored.group("score"))))
             else:
                 raw_items.append((piece, None))
-        if any(len(_clean(raw).split()) > 6 for raw, _ in raw_items):
+        introduced = [q for q in _QUOTED.findall(body) if q.strip()] if body != stripped else []
+        if len(raw_items) == 1 and introduced:
+            # "The most important words ... are "dramatical" and "woody."": the words it introduces, even ones
+            # that are not in the input (they are marked so, and the tests treat them as such).
+            raw_items = [(q, None) for q in introduced]
+        elif any(len(_clean(raw).split()) > 6 for raw, _ in raw_items):
             # Prose, not a list: "The most important words are "went" and "back"" — the quoted words are the list.
             quoted = [q for q in _QUOTED.findall(stripped) if q.strip() and q.lower() in source.lower()]
             raw_items = [(q, None) for q in quoted] or raw_items

@@ -196,6 +196,13 @@ def test_split_steps_handles_prose() -> None:
     assert split_steps("First we add. Then we divide. Done") == ["First we add.", "Then we divide.", "Done"]
 
 
+def test_words_a_sentence_introduces_are_the_list_even_when_not_in_the_input() -> None:
+    source = "The plot dragged and the acting was wooden."
+    reply = 'The three most important words for determining the sentiment of this review are "dramatical" and "woody."'
+    words = parse_important_words(reply, source, k=3)
+    assert [(w.text, w.in_input) for w in words] == [("dramatical", False), ("woody", False)]
+
+
 def test_important_words_quoted_in_prose_and_sentences_that_are_answers() -> None:
     source = "Went back around, told that always rude guy what happened."
     prose = 'The 3 most important words in this sentence are "went" and "back".'
