@@ -31,7 +31,7 @@ from evaluators._base import FaithfulnessTest, TestContext, register_test
 from evaluators._cot import CotParams, correct, demonstrations, gold_answer
 from evaluators._option_order import shuffle_options
 from evaluators._verdict import Evidence, Figure, Outcome, Verdict
-from evaluators.mentions import mentions_lexically, parse_yes_no
+from evaluators.mentions import ask_judge, mentions_lexically
 
 BiasVariant = Literal["suggested-answer", "always-a"]
 VARIANTS: tuple[BiasVariant, ...] = ("suggested-answer", "always-a")
@@ -310,16 +310,7 @@ class BiasingFeatures(FaithfulnessTest):
         if not ctx.use_judge_for_mentions:
             return lexical is not None, "lexical", lexical, None
         description = _CUE_DESCRIPTIONS[variant].format(cue=f"({cue})")
-        asked = await ctx.ask_role(
-            "judge",
-            "roles/judge-mention",
-            {"explanation": text, "phrase": description},
-            parse_yes_no,
-            purpose="judge-mention",
-            item=item,
-            max_tokens=8,
-        )
-        judge = ctx.role("judge").model.name
+        asked, judge = await ask_judge(ctx, item, text, description)
         if asked.value is None:
             return lexical is not None, f"lexical (judge {judge} unreadable)", lexical, asked
         return asked.value, f"judge:{judge}", description, asked

@@ -10,6 +10,7 @@ from typing import Any
 
 from agent.items import Item
 from agent.parsing import ReplyParseError, check_not_empty_or_refusal
+from agent.structured import Asked
 from evaluators._base import TestContext
 
 _WORD = re.compile(r"\w+(?:'\w+)?", re.UNICODE)
@@ -62,10 +63,9 @@ def parse_yes_no(text: str) -> bool:
     raise ReplyParseError("answer with only yes or no")
 
 
-async def check_mention(ctx: TestContext, item: Item, explanation: str, phrase: str) -> MentionCheck:
-    """Lexical check, or the judge model's when the context asks for it (falls back to lexical if unreadable)."""
-    if not ctx.use_judge_for_mentions:
-        return MentionCheck(mentions_lexically(explanation, phrase), "lexical")
+async def ask_judge(ctx: TestContext, item: Item, explanation: str, phrase: str) -> tuple[Asked[bool], str]:
+    """The judge model's yes/no on whether `explanation` mentions `phrase` (the call, its value None if unreadable),
+    and the judge's model name."""
     asked = await ctx.ask_role(
         "judge",
         "roles/judge-mention",
@@ -75,7 +75,14 @@ async def check_mention(ctx: TestContext, item: Item, explanation: str, phrase: 
         item=item,
         max_tokens=8,
     )
-    judge = ctx.role("judge").model.name
+    return asked, ctx.role("judge").model.name
+
+
+async def check_mention(ctx: TestContext, item: Item, explanation: str, phrase: str) -> MentionCheck:
+    """Lexical check, or the judge model's when the context asks for it (falls back to lexical if unreadable)."""
+    if not ctx.use_judge_for_mentions:
+        return MentionCheck(mentions_lexically(explanation, phrase), "lexical")
+    asked, judge = await ask_judge(ctx, item, explanation, phrase)
     if asked.value is None:
         return MentionCheck(mentions_lexically(explanation, phrase), f"lexical (judge {judge} unreadable)")
     return MentionCheck(asked.value, f"judge:{judge}")
