@@ -37,6 +37,16 @@ def parse_key_values(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
     return options
 
 
+prompts_dir_option = click.option(
+    "--prompts-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    envvar="FAITHCHECK_PROMPTS_DIR",
+    help="Directory of templates overriding the built-in ones [env FAITHCHECK_PROMPTS_DIR].",
+)
+"""`--prompts-dir DIR`: templates that override the built-in ones (commands that render prompts)."""
+
+
 def model_options(func: F) -> F:
     """Flags to reach a model: base URL, key, provider options, cache. Each mirrors an environment variable."""
     decorators = [

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent._sync import run_sync
-from agent.cli._app import build_cache, build_model, main, model_options, parse_key_values
+from agent.cli._app import build_cache, build_model, main, model_options, parse_key_values, prompts_dir_option
 from agent.errors import ConfigurationError
 from agent.models import Model, UsageStats
 from agent.paradigms import paradigm_names
@@ -238,13 +238,7 @@ def _print_estimate(estimate: DryRunEstimate, as_json: bool) -> None:
     metavar="PARADIGM=N",
     help="Generation budget of a paradigm, e.g. cot=160 (repeatable; default: faithcheck's per-paradigm budgets).",
 )
-@click.option(
-    "--prompts-dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=None,
-    envvar="FAITHCHECK_PROMPTS_DIR",
-    help="Directory of templates overriding the built-in ones.",
-)
+@prompts_dir_option
 @click.option(
     "--fail-under",
     "fail_under",

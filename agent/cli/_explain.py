@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.panel import Panel
 
 from agent._sync import run_sync
-from agent.cli._app import build_cache, build_model, main, model_options
+from agent.cli._app import build_cache, build_model, main, model_options, prompts_dir_option
 from agent.errors import ConfigurationError
 from agent.explainer import Explainer, Explanation, explain
 from agent.items import Item
@@ -51,13 +51,7 @@ from agent.prompts import PromptLibrary
     default=None,
     help="Read answers by scoring every option (default: when the backend can).",
 )
-@click.option(
-    "--prompts-dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=None,
-    envvar="FAITHCHECK_PROMPTS_DIR",
-    help="Directory of templates overriding the built-in ones.",
-)
+@prompts_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the typed result as JSON.")
 @model_options
 def explain_command(
