@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 import click
 
 from agent.errors import ConfigurationError
-from agent.models import MemoryCache, Model, ResponseCache, SQLiteCache, get_model
+from agent.models import MemoryCache, Model, ResponseCache, SQLiteCache
+from agent.run import build_model as connect
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -103,13 +104,7 @@ def build_model(
     api_key: str | None = None,
     model_option: tuple[str, ...] = (),
     cache: ResponseCache | None = None,
-    max_connections: int | None = None,
 ) -> Model:
-    """Resolve a model name with the shared CLI options."""
+    """Resolve a model name with the shared CLI options (see `agent.run.build_model`)."""
     options = parse_key_values(model_option, "--model-option")
-    if name.startswith("openai/") or name == "openai":
-        if base_url:
-            options.setdefault("base_url", base_url)
-        if api_key:
-            options.setdefault("api_key", api_key)
-    return get_model(name, cache=cache, max_connections=max_connections, **options)
+    return connect(name, base_url=base_url, api_key=api_key, options=options, cache=cache)

@@ -18,11 +18,11 @@ import jinja2
 from markupsafe import Markup
 
 from agent.errors import ConfigurationError
+from agent.records import REPORT_FILE
 from agent.report._load import LoadedRun, load_run
 from agent.report._view import build_view
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-REPORT_FILE = "report.html"
 
 
 @functools.cache

@@ -241,10 +241,16 @@ def _provenance(run: LoadedRun) -> Provenance:
     wall = run.wall_time_s
     rows.append(("Wall time", _duration(wall) if wall is not None else "–"))
     status = "completed" if run.completed else "incomplete (stopped before the end; figures cover what was judged)"
-    if run.resumes:
-        status += f", resumed {len(run.resumes)}×"
+    records = run.records
+    if records.resumes:
+        status += f", resumed {len(records.resumes)}×"
+    if records.errors:
+        status += (
+            f"; {len(records.errors)} (item, test) pair(s) ended in error, which "
+            f"`faithcheck audit --resume {run.run_dir}` judges again"
+        )
     rows.append(("Status", status))
-    rows.append(("Verdicts", f"{len(run.verdicts)} ({len(run.items_done)} item(s) fully judged)"))
+    rows.append(("Verdicts", f"{len(run.verdicts)} ({len(records.done)} item(s) fully judged)"))
     rows.append(("faithcheck", header.faithcheck_version))
     if header.python or header.platform:
         rows.append(("Python", " on ".join(p for p in (header.python, header.platform) if p)))

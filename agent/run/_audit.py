@@ -1,62 +1,54 @@
-"""The audit: judge every (item, test) pair of a scenario for one model, recording everything as it happens.
+"""An audit from start to end: resolve what to run (a resume merges the recorded choices), plan it once, check the
+gates against the plan, judge into a run directory, summarise, render the report, and apply the gates.
 
     from agent import get_model
-    from agent.run import AuditSettings, run_audit_sync
-    result = run_audit_sync(get_model("smollm2"), AuditSettings(scenario="demo"))
-    print(result.run_dir, [(s.test, s.faithful_rate) for s in result.summary.summaries])
+    from agent.run import AuditModels, AuditSettings, parse_gates, prepare_audit, run_audit_sync
 
-How the work is shared and ordered:
-- one `Explainer` per model (and per helper role) for the whole run, so every test of an item reuses one base
-  answer and one set of explanations (the Explainer memoises paradigm results), across scenario parts too;
-- `evaluators.runner.run_tests` judges `concurrency` items of a part at once, every test of an item at once;
-  parts run one after another;
-- every model call is appended to records.jsonl as soon as it returns (the explainers' `on_trace`), every verdict
-  as soon as it exists, and an `ItemDone` once all of an item's tests have verdicts.
+    result = run_audit_sync(get_model("smollm2"), AuditSettings(scenario="demo"), gates=parse_gates(["0.6"]))
+    print(result.run_dir, result.gate_failures, result.errors)
 
-A scenario's `paradigms` list is not elicited on its own: each test asks for the paradigms it needs (through the
-shared Explainer), and asking for more would cost calls that no verdict uses.
+    audit = prepare_audit(AuditModels(), resume=result.run_dir)    # every choice as the run recorded it
+    result = audit.run_sync()                                      # judges again what ended in error
 
-Resuming (`resume=RUN_DIR`): the header must describe the same audit (model, helper models, scenario hashes,
-sampled items, tests and their parameters, seed), else a one-line ConfigurationError says what differs. Items
-marked done are skipped; an item interrupted halfway keeps the verdicts it has and only its missing tests run, so
-no verdict is written twice. Repeated model calls are answered by the response cache.
+`prepare_audit` takes models by name (as the CLI does) and owns the models it builds; `run_audit` takes `Model`
+objects the caller keeps. Both return an `Audit` before anything is written, or a one-line ConfigurationError.
+
+Resuming: settings and models left unchosen take the run's recorded values (`AuditSettings.over`,
+`AuditModels.over`); the session's header must then describe the same audit (model, helper models, scenario
+hashes, sampled items, tests and their parameters, seed, prompts, budgets), else a one-line ConfigurationError says
+what differs. Items that are done are skipped; an item interrupted halfway keeps the verdicts it has and only its
+missing tests run; an `error` verdict is judged again (see agent.records for why the retry is the one that counts).
+Repeated model calls are answered by the response cache.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import platform
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent import __version__
 from agent._sync import run_sync
 from agent.errors import ConfigurationError, FaithcheckError
-from agent.explainer import Explainer
-from agent.models import MemoryCache, Model, UsageStats
+from agent.models import MemoryCache, Model, ResponseCache, UsageStats
 from agent.prompts import PromptLibrary
-from agent.records import ItemDone, RunEnd, RunHeader, RunSummary
-from agent.run._directory import RunDirectory, header_mismatch, read_state
-from agent.run._dry import DryAPI, DryAsker, DryCounts, DryStats
-from agent.run._plan import AuditPlan, AuditSettings, PlannedPart, plan_audit
+from agent.records import RunEnd, RunRecords, RunSummary, read_run, read_summary, summarise_run
+from agent.run._directory import RunDirectory
+from agent.run._estimate import DryRunEstimate, estimate_audit
+from agent.run._gates import Gate, check_gate_tests, gate_failures
+from agent.run._header import audit_difference, build_header
+from agent.run._judge import AuditStopped, Judging, build_explainers, judge_plan
+from agent.run._models import AuditModels
+from agent.run._plan import AuditPlan, AuditSettings, plan_audit
 from agent.run._progress import AuditObserver, SilentObserver
-from agent.run._provenance import SecretMasker, new_run_id, package_versions, prompt_hashes
-from agent.run._summary import summarise_run
-from agent.structured import CallTrace, TraceSink
-from evaluators import ROLES, Verdict
-from evaluators.runner import run_tests
+from agent.run._provenance import SecretMasker, new_run_id
+from agent.structured import CallTrace
+from evaluators import ROLES
 
 log = logging.getLogger("faithcheck.audit")
-
-
-class AuditStopped(FaithcheckError):
-    """The audit stopped early because the model could not answer at all (unreachable, refused the key, ...)."""
-
 
 DEFAULT_RUNS_DIR = Path("runs")
 """Where run directories go when no --out is given: ./runs/<run id>."""
@@ -76,299 +68,350 @@ class AuditResult:
     resumed: bool = False
     already_complete: bool = False
     """A resumed run that had nothing left to do."""
+    gate_failures: list[str] = field(default_factory=list)
+    """One line per failed gate and scenario part (see agent.run._gates); empty when every gate passed."""
 
     @property
     def completed(self) -> bool:
-        """Whether every item was judged."""
+        """Whether every item was judged (some verdicts may be errors: see `errors`)."""
         return self.summary.completed
+
+    @property
+    def errors(self) -> int:
+        """(item, test) pairs whose verdict is an `error`: a call failed for good. A resume judges them again."""
+        return sum(summary.n_error for summary in self.summary.summaries)
 
 
 @dataclass
-class DryRunEstimate:
-    """What an audit would send, counted by running it against stand-ins (see agent.run._dry)."""
+class Audit:
+    """An audit ready to run: settings resolved, models built, plan made, gates checked. Nothing is written yet."""
 
+    subject: Model
+    roles: dict[str, Model]
+    settings: AuditSettings
     plan: AuditPlan
-    models: dict[str, DryCounts]
-    """Model name -> calls and token estimates."""
-    stats: DryStats = field(default_factory=DryStats)
+    run_dir: Path
+    """Where the run is written (a resumed run's own directory)."""
+    recorded: RunRecords | None = None
+    """The records of the run being resumed; None for a new run."""
+    gates: list[Gate] = field(default_factory=list)
+    masker: SecretMasker = field(default_factory=SecretMasker)
+    header_options: dict[str, Any] = field(default_factory=dict)
+    """JSON-ready facts added to the header's options (e.g. masked provider options)."""
+    run_id: str | None = None
+    owns_models: bool = False
+    """Whether the audit built its models, and so closes them when it ends."""
 
     @property
-    def calls(self) -> int:
-        """Calls over every model."""
-        return sum(c.calls for c in self.models.values())
+    def models(self) -> list[Model]:
+        """Every distinct model of the audit, the model under test first."""
+        models = [self.subject]
+        for model in self.roles.values():
+            if all(model is not m for m in models):
+                models.append(model)
+        return models
 
     @property
-    def generate_calls(self) -> int:
-        """Generated replies over every model (the calls a re-ask could repeat)."""
-        return sum(c.generate_calls for c in self.models.values())
+    def prompts(self) -> PromptLibrary:
+        """The templates, with the settings' directory searched first."""
+        return PromptLibrary([self.settings.prompts_dir] if self.settings.prompts_dir else [])
 
-    @property
-    def prompt_tokens(self) -> int:
-        """Estimated prompt tokens over every model."""
-        return sum(c.prompt_tokens for c in self.models.values())
+    async def run(
+        self, observer: AuditObserver | None = None, *, command: Sequence[str] = (), report: bool = True
+    ) -> AuditResult:
+        """Judge every pending pair into the run directory, summarise, render the report, apply the gates.
 
-    @property
-    def max_completion_tokens(self) -> int:
-        """The most the replies could cost, over every model."""
-        return sum(c.max_completion_tokens for c in self.models.values())
-
-    @property
-    def reask_bound(self) -> int:
-        """How many more calls re-asks could add if every reply were unreadable."""
-        return self.stats.reasks * self.generate_calls
-
-    def lines(self) -> list[str]:
-        """The estimate in words, one line per model, then the assumption it rests on."""
-        plan = self.plan
-        out = [
-            f"dry run of scenario '{plan.scenario.name}': {plan.total_items} items, {plan.total_pairs} "
-            f"(item, test) pairs, tests: {', '.join(plan.tests)}"
-        ]
-        for name, counts in self.models.items():
-            out.append(
-                f"  {name}: {counts.calls} model calls ({counts.generate_calls} generate, {counts.score_calls} score),"
-                f" ~{counts.prompt_tokens:,} prompt tokens, at most {counts.max_completion_tokens:,} completion tokens"
-            )
-        out.append(
-            f"total: {self.calls} model calls, ~{self.prompt_tokens:,} prompt tokens (characters / 4), at most "
-            f"{self.max_completion_tokens:,} completion tokens; nothing was sent"
+        `command` is stored in the header after masking. Interrupting (Ctrl-C, task cancellation) leaves
+        records.jsonl complete up to the last finished record and a summary.json marked incomplete.
+        """
+        observer = observer or SilentObserver()
+        started = time.perf_counter()
+        interrupted = False
+        try:
+            run_dir = await self._open(self.masker.mask_argv(list(command)))
+            summary, already_complete = await self._judge_into(run_dir, observer, started)
+        except asyncio.CancelledError:  # Ctrl-C: records and summary are written by now
+            interrupted = True
+            raise
+        except AuditStopped as exc:
+            resume = f"faithcheck audit --resume {self.run_dir}"
+            raise AuditStopped(f"{exc}; fix that, then continue with: {resume}") from None
+        finally:
+            # Closing a local model waits for its batch in progress (minutes on a busy CPU); an interrupted run
+            # exits without that wait, and the worker thread ends with the process.
+            if self.owns_models and not interrupted:
+                await self.aclose()
+        report_path, note = render_run_report(run_dir.path, run_dir.report_path) if report else (None, None)
+        return AuditResult(
+            run_dir=run_dir.path,
+            summary=summary,
+            plan=self.plan,
+            report=report_path,
+            report_note=note,
+            resumed=self.recorded is not None,
+            already_complete=already_complete,
+            gate_failures=gate_failures(self.gates, summary.summaries),
         )
-        out.append(
-            "assumes a clean cache and that every reply parses the first time; "
-            f"re-asks after unreadable replies could add up to {self.reask_bound} more calls"
-        )
-        if self.stats.unreadable:
-            out.append(
-                f"note: {self.stats.unreadable} requests had no canonical reply their parser accepts; "
-                "the count follows the path of an unreadable reply there"
+
+    def run_sync(self, observer: AuditObserver | None = None, **kwargs: Any) -> AuditResult:
+        """Blocking `run`."""
+        return run_sync(self.run(observer, **kwargs))
+
+    async def dry_run(self, observer: AuditObserver | None = None) -> DryRunEstimate:
+        """Count the calls and tokens the audit would take, against stand-ins that send nothing; writes nothing."""
+        try:
+            return await estimate_audit(
+                self.plan, self.settings, self.models, self.roles, prompts=self.prompts, observer=observer
             )
-        return out
+        finally:
+            if self.owns_models:
+                await self.aclose()
+
+    async def aclose(self) -> None:
+        """Release the models' resources."""
+        for model in self.models:
+            await model.aclose()
+
+    async def _open(self, command: list[str]) -> RunDirectory:
+        """Create the run directory, or reopen the recorded one after checking that it is the same audit."""
+        # describe() may locate (and on first use convert) a local model: keep it off the event loop.
+        fresh = await asyncio.to_thread(
+            build_header,
+            self.plan,
+            self.settings,
+            self.subject,
+            self.roles,
+            self.prompts,
+            command=command,
+            options=self.header_options,
+            run_id=self.run_id,
+        )
+        if self.recorded is None:
+            return RunDirectory.create(self.run_dir, fresh, self.masker)
+        difference = audit_difference(self.recorded.header, fresh)
+        if difference:
+            raise ConfigurationError(
+                f"cannot resume {self.run_dir}: the {difference} differs from the run's; start a new run instead"
+            )
+        return RunDirectory.reopen(self.recorded, self.masker, command)
+
+    async def _judge_into(
+        self, run_dir: RunDirectory, observer: AuditObserver, started: float
+    ) -> tuple[RunSummary, bool]:
+        """Judge what is pending, always leaving a summary.json; the summary, and whether nothing was pending."""
+        previous_time = _previous_wall_time(run_dir) if self.recorded is not None else 0.0
+        nothing_left = run_dir.had_ended and not run_dir.records.errors
+        completed = False
+        try:
+            if not nothing_left:
+                await self._judge(run_dir, observer)
+                run_dir.write(RunEnd(usage=self._session_usage(), wall_time_s=time.perf_counter() - started))
+            completed = True
+        finally:
+            summary = summarise_run(
+                run_dir.records,
+                completed=completed,
+                wall_time_s=previous_time + (time.perf_counter() - started),
+                # a finished session's counters are in its RunEnd already
+                session_usage=None if completed else self._session_usage(),
+            )
+            run_dir.write_summary(summary)
+            run_dir.close()
+        return summary, nothing_left
+
+    async def _judge(self, run_dir: RunDirectory, observer: AuditObserver) -> None:
+        """Judge every pending pair, recording each call and verdict as it happens."""
+        answered: list[CallTrace] = []
+        models = self.models
+
+        def record_call(trace: CallTrace) -> None:
+            if not answered:
+                answered.append(trace)
+            run_dir.write(trace)
+
+        def nothing_worked() -> bool:
+            # A call failed for good and none has been answered in this session, not even from the cache.
+            return not answered and any(model.usage.errors for model in models)
+
+        subject, roles = build_explainers(
+            self.subject,
+            self.roles,
+            prompts=self.prompts,
+            seed=self.settings.run_seed,
+            on_trace=record_call,
+            max_tokens=self.settings.max_tokens,
+        )
+        labels = {part.label for part in self.plan.parts}
+        observer.start(self.plan.total_items, sum(1 for key in run_dir.records.done if key[0] in labels), models)
+        try:
+            judging = Judging(self.settings, subject, roles, observer, run_dir.write, nothing_worked)
+            await judge_plan(self.plan, run_dir.records, judging)
+        finally:
+            observer.stop()
+
+    def _session_usage(self) -> dict[str, UsageStats]:
+        usage: dict[str, UsageStats] = {}
+        for model in self.models:
+            name = model.name
+            usage[name] = usage[name].merged(model.usage) if name in usage else model.usage.model_copy()
+        return usage
 
 
-def _distinct_models(subject: Model, roles: Mapping[str, Model]) -> list[Model]:
-    models = [subject]
-    for model in roles.values():
-        if all(model is not m for m in models):
-            models.append(model)
-    return models
+def prepare_audit(
+    models: AuditModels,
+    settings: AuditSettings | None = None,
+    *,
+    out: Path | None = None,
+    resume: Path | None = None,
+    gates: Sequence[Gate] = (),
+    cache: ResponseCache | Callable[[], ResponseCache] | None = None,
+) -> Audit:
+    """An audit of models given by name, ready to run (or to count with `dry_run`); it owns and closes its models.
+
+    A new run goes to `out` (default ./runs/<run id>). With `resume`, the choices left at their defaults in
+    `models` and `settings` take the run's recorded values. `cache` answers repeated requests: a cache, or a
+    function that opens one, called only once everything is checked (so bad input creates no cache); None: none.
+    """
+    recorded = _read_for_resume(resume, out) if resume is not None else None
+    if recorded is not None:
+        models = models.over(AuditModels.from_header(recorded.header))
+    subject, roles = models.build()
+    masker = SecretMasker([models.api_key])
+    cache_state = "off" if cache is None or isinstance(cache, MemoryCache) else "on"
+    audit = _prepare(
+        subject,
+        roles,
+        settings,
+        recorded=recorded,
+        out=out,
+        gates=gates,
+        masker=masker,
+        header_options={"model_options": masker.mask_options(models.options), "cache": cache_state},
+        owns_models=True,
+    )
+    if cache is not None:
+        opened = cache if isinstance(cache, ResponseCache) else cache()
+        for model in audit.models:
+            model.cache = opened
+    return audit
 
 
-def _check_roles(roles: Mapping[str, Model]) -> None:
+async def run_audit(
+    subject: Model,
+    settings: AuditSettings | None = None,
+    *,
+    roles: Mapping[str, Model] | None = None,
+    out: Path | None = None,
+    resume: Path | None = None,
+    gates: Sequence[Gate] = (),
+    command: Sequence[str] = (),
+    masker: SecretMasker | None = None,
+    observer: AuditObserver | None = None,
+    options: Mapping[str, Any] | None = None,
+    report: bool = True,
+    run_id: str | None = None,
+) -> AuditResult:
+    """Audit `subject` on `settings.scenario`, writing a run directory (new, or `resume`d), and apply `gates`.
+
+    `roles` maps helper roles (editor, judge, generator, simulator) to other models. A new run goes to `out`
+    (default ./runs/<run id>; `run_id` fixes the id). With `resume`, `settings` are choices over the recorded ones
+    (None: all as recorded). `options` adds JSON-ready facts to the header's options. The models stay the
+    caller's to close.
+    """
+    audit = _prepare(
+        subject,
+        dict(roles or {}),
+        settings,
+        recorded=_read_for_resume(resume, out) if resume is not None else None,
+        out=out,
+        gates=gates,
+        masker=masker or SecretMasker(),
+        header_options=dict(options or {}),
+        run_id=run_id,
+    )
+    return await audit.run(observer, command=command, report=report)
+
+
+def run_audit_sync(subject: Model, settings: AuditSettings | None = None, **kwargs: Any) -> AuditResult:
+    """Blocking `run_audit`."""
+    return run_sync(run_audit(subject, settings, **kwargs))
+
+
+async def dry_run(
+    subject: Model,
+    settings: AuditSettings,
+    *,
+    roles: Mapping[str, Model] | None = None,
+    observer: AuditObserver | None = None,
+) -> DryRunEstimate:
+    """Count the calls and tokens the audit would take, running it against stand-ins that send nothing."""
+    return await _prepare(subject, dict(roles or {}), settings).dry_run(observer)
+
+
+def dry_run_sync(subject: Model, settings: AuditSettings, **kwargs: Any) -> DryRunEstimate:
+    """Blocking `dry_run`."""
+    return run_sync(dry_run(subject, settings, **kwargs))
+
+
+def _prepare(
+    subject: Model,
+    roles: dict[str, Model],
+    settings: AuditSettings | None,
+    *,
+    recorded: RunRecords | None = None,
+    out: Path | None = None,
+    gates: Sequence[Gate] = (),
+    masker: SecretMasker | None = None,
+    header_options: dict[str, Any] | None = None,
+    run_id: str | None = None,
+    owns_models: bool = False,
+) -> Audit:
+    """Resolve the settings (over the recorded ones on a resume), plan once, check the gates, choose the directory."""
     unknown = sorted(set(roles) - set(ROLES))
     if unknown:
         raise ConfigurationError(f"unknown helper role '{unknown[0]}': use one of {', '.join(ROLES)}")
-
-
-def build_explainers(
-    subject: Model,
-    roles: Mapping[str, Model],
-    *,
-    prompts: PromptLibrary,
-    seed: int,
-    on_trace: TraceSink | None,
-    max_tokens: Mapping[str, int] | None = None,
-    dry_stats: DryStats | None = None,
-) -> tuple[Explainer, dict[str, Explainer]]:
-    """One Explainer for the model under test and one per helper role (the model under test where none is given).
-
-    With `dry_stats`, every explainer asks through a `DryAsker` (one call per request, no re-asks).
-    """
-
-    def make(model: Model, role: str) -> Explainer:
-        explainer = Explainer(
-            model,
-            prompts=prompts,
-            seed=seed,
-            on_trace=on_trace,
-            role=role,
-            reasks=0 if dry_stats else 2,
-            max_tokens=max_tokens,
-        )
-        if dry_stats is not None:
-            explainer.asker = DryAsker(model, prompts, role=role, reasks=0, on_trace=on_trace, stats=dry_stats)
-        return explainer
-
-    return make(subject, "subject"), {role: make(roles.get(role, subject), role) for role in ROLES}
-
-
-async def _judge(
-    plan: AuditPlan,
-    settings: AuditSettings,
-    subject: Explainer,
-    roles: Mapping[str, Explainer],
-    observer: AuditObserver,
-    *,
-    done: set[tuple[str | None, str]],
-    judged: Callable[[str], set[tuple[str, str]]],
-    write: Callable[[Verdict | ItemDone], None],
-    nothing_worked: Callable[[], bool] = lambda: False,
-) -> None:
-    """Run every part's pending (item, test) pairs, writing verdicts and ItemDone markers through `write`.
-
-    An `error` verdict while `nothing_worked()` (every model call so far failed) stops the audit with AuditStopped
-    instead of being written: a server that is down or a key that is refused would otherwise turn every item into
-    an error after slow retries, and the written errors would count as done when the run is resumed.
-    """
-    for part in plan.parts:
-        await _judge_part(
-            part,
-            settings,
-            subject,
-            roles,
-            observer,
-            done=done,
-            judged=judged(part.label),
-            write=write,
-            nothing_worked=nothing_worked,
-        )
-
-
-async def _judge_part(
-    part: PlannedPart,
-    settings: AuditSettings,
-    subject: Explainer,
-    roles: Mapping[str, Explainer],
-    observer: AuditObserver,
-    *,
-    done: set[tuple[str | None, str]],
-    judged: set[tuple[str, str]],
-    write: Callable[[Verdict | ItemDone], None],
-    nothing_worked: Callable[[], bool],
-) -> None:
-    expected = set(part.test_names)
-    have: dict[str, set[str]] = {}
-    for test, item_id in judged:
-        have.setdefault(item_id, set()).add(test)
-
-    def finish(item_id: str) -> None:
-        write(ItemDone(scenario=part.label, item_id=item_id, tests=part.test_names))
-        observer.item_done()
-
-    pending = []
-    for item in part.items:
-        if (part.label, item.id) in done:
-            continue
-        if expected <= have.get(item.id, set()):
-            finish(item.id)  # every verdict was written before the run stopped, but not the marker
-        else:
-            pending.append(item)
-    if not pending:
-        return
-    observer.part(part.label, len(pending))
-
-    def on_verdict(verdict: Verdict) -> None:
-        if verdict.outcome == "error" and nothing_worked():
-            raise AuditStopped(f"stopped before recording anything for this item: {verdict.reason}")
-        write(verdict)
-        tests = have.setdefault(verdict.item_id, set())
-        tests.add(verdict.test)
-        if tests >= expected:
-            finish(verdict.item_id)
-
-    await run_tests(
-        subject,
-        part.task,
-        pending,
-        part.tests,
+    settings = settings or AuditSettings()
+    if recorded is not None:
+        settings = settings.over(AuditSettings.from_options(recorded.header.options))
+    plan = plan_audit(settings)
+    check_gate_tests(gates, plan.tests)
+    if recorded is not None:
+        run_dir, run_id = recorded.run_dir, None
+    else:
+        run_id = run_id or new_run_id()
+        run_dir = Path(out) if out else DEFAULT_RUNS_DIR / run_id
+    return Audit(
+        subject=subject,
         roles=roles,
-        demonstrations=part.data.demonstrations,
-        seed=settings.run_seed,
-        scenario=part.label,
-        concurrency=settings.concurrency,
-        use_judge_for_mentions=settings.use_judge_for_mentions,
-        skip=judged,
-        on_verdict=on_verdict,
+        settings=settings,
+        plan=plan,
+        run_dir=run_dir,
+        recorded=recorded,
+        gates=list(gates),
+        masker=masker or SecretMasker(),
+        header_options=dict(header_options or {}),
+        run_id=run_id,
+        owns_models=owns_models,
     )
 
 
-def _prompts(settings: AuditSettings) -> PromptLibrary:
-    return PromptLibrary([settings.prompts_dir] if settings.prompts_dir else [])
-
-
-def _header(
-    plan: AuditPlan,
-    settings: AuditSettings,
-    subject: Model,
-    roles: Mapping[str, Model],
-    prompts: PromptLibrary,
-    command: list[str],
-    options: Mapping[str, Any],
-    run_id: str | None = None,
-) -> RunHeader:
-    tests = {t.name: t for part in plan.parts for t in part.tests}
-    return RunHeader(
-        run_id=run_id or new_run_id(),
-        faithcheck_version=__version__,
-        command=command,
-        model=subject.describe(),
-        roles={role: model.describe() for role, model in roles.items()},
-        scenarios=[part.ref for part in plan.parts],
-        tests=plan.tests,
-        test_params={name: test.params.model_dump(mode="json") for name, test in tests.items()},
-        seed=settings.run_seed,
-        packages=package_versions(),
-        prompt_hashes=prompt_hashes(prompts),
-        python=sys.version.split()[0],
-        platform=platform.platform(),
-        options={
-            **settings.to_options(),
-            "model_name": subject.name,
-            "role_models": {role: model.name for role, model in roles.items()},
-            "scenario_hash": plan.scenario_hash,
-            "part_tests": {part.label: part.test_names for part in plan.parts},
-            "unavailable_tests": plan.unavailable,
-            **options,
-        },
-    )
-
-
-def _same_audit(recorded: RunHeader, fresh: RunHeader) -> str | None:
-    """What differs between a recorded header and this session's, in words, or None when it is the same audit."""
-    if recorded.model != fresh.model:
-        return "model " + (header_mismatch(recorded.model, fresh.model) or "")
-    if recorded.roles != fresh.roles:
-        return "helper models " + (header_mismatch(recorded.roles, fresh.roles) or "")
-    if recorded.options.get("scenario_hash") != fresh.options.get("scenario_hash"):
-        return "scenario (its file or data changed since the run started)"
-    old_names = [ref.name for ref in recorded.scenarios]
-    new_names = [ref.name for ref in fresh.scenarios]
-    if old_names != new_names:
-        return f"scenario parts (run: {', '.join(old_names)}; now: {', '.join(new_names)})"
-    for old, new in zip(recorded.scenarios, fresh.scenarios, strict=True):
-        if old.hash != new.hash:
-            return f"scenario {old.name} (its file or data changed since the run started)"
-        if old.seed != new.seed:
-            return f"sampling seed of {old.name} (run: {old.seed}, now: {new.seed})"
-        if old.limit != new.limit:
-            return f"item limit of {old.name} (run: {old.limit}, now: {new.limit})"
-        if old.item_ids != new.item_ids:
-            return f"sampled items of {old.name}"
-    if recorded.options.get("part_tests") != fresh.options.get("part_tests"):
-        return f"tests (run: {recorded.options.get('part_tests')}, now: {fresh.options.get('part_tests')})"
-    if recorded.test_params != fresh.test_params:
-        return "test parameters " + (header_mismatch(recorded.test_params, fresh.test_params) or "")
-    if recorded.seed != fresh.seed:
-        return f"seed (run: {recorded.seed}, now: {fresh.seed})"
-    if recorded.prompt_hashes != fresh.prompt_hashes:
-        return "prompt templates " + (header_mismatch(recorded.prompt_hashes, fresh.prompt_hashes) or "")
-    old_budgets, new_budgets = recorded.options.get("max_tokens") or {}, fresh.options.get("max_tokens") or {}
-    if old_budgets != new_budgets:
-        return "generation budgets " + (header_mismatch(old_budgets, new_budgets) or "")
-    return None
-
-
-def _session_usage(models: Sequence[Model]) -> dict[str, UsageStats]:
-    usage: dict[str, UsageStats] = {}
-    for model in models:
-        usage[model.name] = usage[model.name].merged(model.usage) if model.name in usage else model.usage.model_copy()
-    return usage
+def _read_for_resume(resume: Path, out: Path | None) -> RunRecords:
+    """The records of a run to resume, refusing an `out` elsewhere and a run that recorded no settings."""
+    resume = Path(resume)
+    if out is not None and Path(out).resolve() != resume.resolve():
+        raise ConfigurationError("--resume writes to the run's own directory; leave out --out")
+    records = read_run(resume)
+    if "scenario" not in records.header.options:
+        raise ConfigurationError(f"cannot resume {resume}: its header records no audit settings")
+    return records
 
 
 def _previous_wall_time(run_dir: RunDirectory) -> float:
     try:
-        return RunSummary.model_validate_json(run_dir.summary_path.read_bytes()).wall_time_s
-    except (OSError, ValueError):
-        return sum(end.wall_time_s for end in run_dir.state.ends)
+        summary = read_summary(run_dir.path)
+    except ConfigurationError:
+        summary = None
+    return summary.wall_time_s if summary is not None else sum(end.wall_time_s for end in run_dir.records.ends)
 
 
 def render_run_report(run_dir: Path, out: Path) -> tuple[Path | None, str | None]:
@@ -384,177 +427,3 @@ def render_run_report(run_dir: Path, out: Path) -> tuple[Path | None, str | None
     except Exception as exc:  # a report bug must not cost the user the audit's result and exit status
         log.debug("report rendering failed", exc_info=True)
         return None, f"report.html not written: {type(exc).__name__}: {exc}"
-
-
-async def run_audit(
-    subject: Model,
-    settings: AuditSettings,
-    *,
-    roles: Mapping[str, Model] | None = None,
-    out: Path | None = None,
-    resume: Path | None = None,
-    command: Sequence[str] = (),
-    masker: SecretMasker | None = None,
-    observer: AuditObserver | None = None,
-    options: Mapping[str, Any] | None = None,
-    report: bool = True,
-    run_id: str | None = None,
-) -> AuditResult:
-    """Audit `subject` on `settings.scenario`, writing a run directory (new, or `resume`d).
-
-    `roles` maps helper roles (editor, judge, generator, simulator) to other models. A new run goes to `out`
-    (default ./runs/<run id>; `run_id` fixes the id, e.g. to name `out` before starting). `command` is stored in the
-    header after masking; `options` adds JSON-ready facts to the header's options (e.g. masked model options).
-    Interrupting (Ctrl-C, task cancellation) leaves records.jsonl complete up to the last finished record and a
-    summary.json marked incomplete; `resume` continues from there.
-    """
-    roles = dict(roles or {})
-    _check_roles(roles)
-    masker = masker or SecretMasker()
-    observer = observer or SilentObserver()
-    masked_command = masker.mask_argv(list(command))
-    plan = plan_audit(settings)
-    prompts = _prompts(settings)
-    # describe() may locate (and on first use convert) a local model: keep it off the event loop.
-    fresh = await asyncio.to_thread(
-        _header, plan, settings, subject, roles, prompts, masked_command, dict(options or {}), run_id
-    )
-    if resume is not None:
-
-        def check(recorded: RunHeader) -> None:
-            difference = _same_audit(recorded, fresh)
-            if difference:
-                raise ConfigurationError(
-                    f"cannot resume {resume}: the {difference} differs from the run's; start a new run instead"
-                )
-
-        run_dir = RunDirectory.reopen(Path(resume), check, masker, masked_command)
-    else:
-        run_dir = RunDirectory.create(Path(out) if out else DEFAULT_RUNS_DIR / fresh.run_id, fresh, masker)
-    models = _distinct_models(subject, roles)
-    started = time.perf_counter()
-    previous_time = _previous_wall_time(run_dir) if resume is not None else 0.0
-    completed = False
-    already_complete = run_dir.was_complete
-    try:
-        if not already_complete:
-            answered: list[CallTrace] = []
-
-            def record_call(trace: CallTrace) -> None:
-                if not answered:
-                    answered.append(trace)
-                run_dir.write(trace)
-
-            def nothing_worked() -> bool:
-                # A call failed for good and none has been answered in this session, not even from the cache.
-                return not answered and any(model.usage.errors for model in models)
-
-            subject_explainer, role_explainers = build_explainers(
-                subject,
-                roles,
-                prompts=prompts,
-                seed=settings.run_seed,
-                on_trace=record_call,
-                max_tokens=settings.max_tokens,
-            )
-            done = run_dir.state.done
-            observer.start(plan.total_items, sum(1 for key in done if key[0] in {p.label for p in plan.parts}), models)
-            try:
-                await _judge(
-                    plan,
-                    settings,
-                    subject_explainer,
-                    role_explainers,
-                    observer,
-                    done=set(done),
-                    judged=run_dir.state.judged,
-                    write=run_dir.write,
-                    nothing_worked=nothing_worked,
-                )
-            finally:
-                observer.stop()
-            run_dir.write(RunEnd(usage=_session_usage(models), wall_time_s=time.perf_counter() - started))
-        completed = True
-    finally:
-        summary = summarise_run(
-            run_dir.state,
-            completed=completed,
-            wall_time_s=previous_time + (time.perf_counter() - started),
-            # a finished session's counters are in its RunEnd already
-            session_usage=None if completed else _session_usage(models),
-        )
-        run_dir.write_summary(summary)
-        run_dir.close()
-    report_path, note = render_run_report(run_dir.path, run_dir.report_path) if report else (None, None)
-    return AuditResult(
-        run_dir=run_dir.path,
-        summary=summary,
-        plan=plan,
-        report=report_path,
-        report_note=note,
-        resumed=resume is not None,
-        already_complete=already_complete,
-    )
-
-
-def run_audit_sync(subject: Model, settings: AuditSettings, **kwargs: Any) -> AuditResult:
-    """Blocking `run_audit`."""
-    return run_sync(run_audit(subject, settings, **kwargs))
-
-
-def recorded_settings(run_dir: Path) -> tuple[RunHeader, AuditSettings]:
-    """The header of a run and the settings it was started with (for `--resume` without repeating every flag)."""
-    header = read_state(Path(run_dir)).header
-    if "scenario" not in header.options:
-        raise ConfigurationError(f"cannot resume {run_dir}: its header records no audit settings")
-    return header, AuditSettings.from_options(header.options)
-
-
-async def dry_run(
-    subject: Model,
-    settings: AuditSettings,
-    *,
-    roles: Mapping[str, Model] | None = None,
-    observer: AuditObserver | None = None,
-) -> DryRunEstimate:
-    """Count the calls and tokens the audit would take, running it against stand-ins that send nothing."""
-    roles = dict(roles or {})
-    _check_roles(roles)
-    plan = plan_audit(settings)
-    stand_ins: dict[int, Model] = {}
-    apis: list[DryAPI] = []
-    for model in _distinct_models(subject, roles):
-        api = DryAPI(model.api)
-        apis.append(api)
-        stand_ins[id(model)] = Model(api, cache=MemoryCache())  # a clean cache, shared by the run
-    stats = DryStats()
-    subject_explainer, role_explainers = build_explainers(
-        stand_ins[id(subject)],
-        {role: stand_ins[id(model)] for role, model in roles.items()},
-        prompts=_prompts(settings),
-        seed=settings.run_seed,
-        on_trace=None,
-        max_tokens=settings.max_tokens,
-        dry_stats=stats,
-    )
-    observer = observer or SilentObserver()
-    observer.start(plan.total_items, 0, list(stand_ins.values()))
-    try:
-        await _judge(
-            plan,
-            settings,
-            subject_explainer,
-            role_explainers,
-            observer,
-            done=set(),
-            judged=lambda label: set(),
-            write=lambda record: None,
-        )
-    finally:
-        observer.stop()
-    return DryRunEstimate(plan=plan, models={api.name: api.counts for api in apis}, stats=stats)
-
-
-def dry_run_sync(subject: Model, settings: AuditSettings, **kwargs: Any) -> DryRunEstimate:
-    """Blocking `dry_run`."""
-    return run_sync(dry_run(subject, settings, **kwargs))

@@ -13,7 +13,7 @@ labelled `name#2`, `name#3`, ... so (scenario, item) pairs stay unique in the re
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,13 @@ DEFAULT_CONCURRENCY = 8
 
 @dataclass
 class AuditSettings:
-    """What to audit and how: everything except the models. Stored in the run header, so a run can be resumed."""
+    """What to audit and how: everything except the models. Stored in the run header, so a run can be resumed.
 
-    scenario: str
+    Every field has a default that means "not chosen": on a resume (`over`), a field left at its default keeps the
+    run's recorded value.
+    """
+
+    scenario: str = ""
     """A scenario name, or the path of a scenario file."""
     tests: tuple[str, ...] | None = None
     """Only these tests (None: each part's own)."""
@@ -39,7 +43,8 @@ class AuditSettings:
     """At most this many items per part."""
     seed: int | None = None
     """Replaces the scenario's sampling seed, and seeds the tests and generation (None: scenario seed, test seed 0)."""
-    concurrency: int = DEFAULT_CONCURRENCY
+    concurrency: int | None = None
+    """Items judged at once (None: DEFAULT_CONCURRENCY)."""
     test_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Test name -> parameters."""
     use_judge_for_mentions: bool = False
@@ -52,6 +57,16 @@ class AuditSettings:
         """The seed tests draw from and generation uses."""
         return self.seed if self.seed is not None else 0
 
+    @property
+    def items_at_once(self) -> int:
+        """How many items are judged at once."""
+        return self.concurrency if self.concurrency is not None else DEFAULT_CONCURRENCY
+
+    def over(self, recorded: AuditSettings) -> AuditSettings:
+        """These settings on top of a run's recorded ones (a resume): a field left at its default keeps the record."""
+        chosen = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != _default(f)}
+        return replace(recorded, **chosen)
+
     def to_options(self) -> dict[str, Any]:
         """The settings as JSON-ready header options (paths made absolute, so a resume works from anywhere)."""
         scenario_path = Path(self.scenario).expanduser()
@@ -61,7 +76,7 @@ class AuditSettings:
             "tests": list(self.tests) if self.tests is not None else None,
             "limit": self.limit,
             "seed": self.seed,
-            "concurrency": self.concurrency,
+            "concurrency": self.items_at_once,
             "test_params": self.test_params,
             "use_judge_for_mentions": self.use_judge_for_mentions,
             "prompts_dir": str(self.prompts_dir.resolve()) if self.prompts_dir else None,
@@ -84,6 +99,11 @@ class AuditSettings:
             prompts_dir=Path(prompts_dir) if prompts_dir else None,
             max_tokens={k: int(v) for k, v in (options.get("max_tokens") or {}).items()},
         )
+
+
+def _default(spec: Field[Any]) -> Any:
+    """A dataclass field's default value."""
+    return spec.default_factory() if spec.default_factory is not MISSING else spec.default
 
 
 @dataclass
@@ -150,54 +170,30 @@ def _labels(names: Sequence[str]) -> list[str]:
 
 def plan_audit(settings: AuditSettings) -> AuditPlan:
     """Load the scenario and its items, and decide which tests run on which part (see the module docstring)."""
-    if settings.limit is not None and settings.limit < 1:
-        raise ConfigurationError(f"--limit must be at least 1, got {settings.limit}")
-    if settings.concurrency < 1:
-        raise ConfigurationError(f"--concurrency must be at least 1, got {settings.concurrency}")
     registered = test_names()
-    requested = list(dict.fromkeys(settings.tests)) if settings.tests is not None else None
-    if requested is not None:
-        unknown = [name for name in requested if name not in registered]
-        if unknown:
-            raise ConfigurationError(
-                f"unknown faithfulness test '{unknown[0]}': use one of {', '.join(sorted(registered)) or '(none)'}"
-            )
-    unknown_params = sorted(set(settings.test_params) - set(registered))
-    if unknown_params:
-        raise ConfigurationError(f"--test-param names unknown test '{unknown_params[0]}'")
+    requested = _check(settings, registered)
     scenario = load_scenario(settings.scenario)
     datasets = load_parts(scenario, limit=settings.limit, seed=settings.seed)
-    labels = _labels([data.scenario.name for data in datasets])
     parts: list[PlannedPart] = []
     unavailable: dict[str, None] = {}
-    listed_anywhere: set[str] = set()
+    listed_anywhere: dict[str, None] = {}
     instances: dict[str, FaithfulnessTest] = {}
-    for label, data in zip(labels, datasets, strict=True):
+    for label, data in zip(_labels([data.scenario.name for data in datasets]), datasets, strict=True):
         listed = list(data.scenario.tests) or registered
-        listed_anywhere.update(listed)
-        names = [name for name in listed if name in registered]
+        listed_anywhere.update(dict.fromkeys(listed))
         unavailable.update(dict.fromkeys(name for name in listed if name not in registered))
-        if requested is not None:
-            names = [name for name in requested if name in names]
+        chosen = requested if requested is not None else listed
+        names = [name for name in chosen if name in listed and name in registered]
         for name in names:
             if name not in instances:
                 instances[name] = get_test(name, settings.test_params.get(name))
-        ref = ScenarioRef(
-            name=label,
-            hash=scenario_hash(data.scenario),
-            source=str(data.scenario.source_path.resolve()) if data.scenario.source_path else None,
-            limit=settings.limit,
-            seed=data.scenario.seed if settings.seed is None else settings.seed,
-            item_ids=[item.id for item in data.items],
+        parts.append(PlannedPart(label, data, [instances[n] for n in names], _ref(label, data, settings)))
+    missing = [name for name in requested or () if name not in listed_anywhere]
+    if missing:
+        raise ConfigurationError(
+            f"test '{missing[0]}' is not among scenario '{scenario.name}''s tests "
+            f"({', '.join(sorted(listed_anywhere))}); pick from those or use another scenario"
         )
-        parts.append(PlannedPart(label=label, data=data, tests=[instances[n] for n in names], ref=ref))
-    if requested is not None:
-        missing = [name for name in requested if name not in listed_anywhere]
-        if missing:
-            raise ConfigurationError(
-                f"test '{missing[0]}' is not among scenario '{scenario.name}''s tests "
-                f"({', '.join(sorted(listed_anywhere))}); pick from those or use another scenario"
-            )
     parts = [part for part in parts if part.tests and part.items]
     if not parts:
         wanted = ", ".join(requested or sorted(listed_anywhere)) or "(none)"
@@ -205,9 +201,36 @@ def plan_audit(settings: AuditSettings) -> AuditPlan:
             f"scenario '{scenario.name}' has nothing to run: none of its tests ({wanted}) is available "
             f"in this installation (available: {', '.join(registered) or 'none'})"
         )
-    return AuditPlan(
-        scenario=scenario,
-        scenario_hash=scenario_hash(scenario),
-        parts=parts,
-        unavailable=list(unavailable),
+    return AuditPlan(scenario, scenario_hash(scenario), parts, unavailable=list(unavailable))
+
+
+def _check(settings: AuditSettings, registered: Sequence[str]) -> list[str] | None:
+    """Refuse settings that cannot describe an audit; the requested test names (None: each part's own)."""
+    if not settings.scenario:
+        raise ConfigurationError("audit needs --scenario (see `faithcheck scenarios`), or --resume RUN_DIR")
+    if settings.limit is not None and settings.limit < 1:
+        raise ConfigurationError(f"--limit must be at least 1, got {settings.limit}")
+    if settings.items_at_once < 1:
+        raise ConfigurationError(f"--concurrency must be at least 1, got {settings.concurrency}")
+    requested = list(dict.fromkeys(settings.tests)) if settings.tests is not None else None
+    unknown = [name for name in requested or () if name not in registered]
+    if unknown:
+        raise ConfigurationError(
+            f"unknown faithfulness test '{unknown[0]}': use one of {', '.join(sorted(registered)) or '(none)'}"
+        )
+    unknown_params = sorted(set(settings.test_params) - set(registered))
+    if unknown_params:
+        raise ConfigurationError(f"--test-param names unknown test '{unknown_params[0]}'")
+    return requested
+
+
+def _ref(label: str, data: ScenarioData, settings: AuditSettings) -> ScenarioRef:
+    """How the run header pins a part: content hash, source, sampling, and the sampled items in order."""
+    return ScenarioRef(
+        name=label,
+        hash=scenario_hash(data.scenario),
+        source=str(data.scenario.source_path.resolve()) if data.scenario.source_path else None,
+        limit=settings.limit,
+        seed=data.scenario.seed if settings.seed is None else settings.seed,
+        item_ids=[item.id for item in data.items],
     )

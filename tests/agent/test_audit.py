@@ -15,44 +15,18 @@ from typing import Any
 
 import pytest
 
-from agent.cli import main
 from agent.errors import ConfigurationError
-from agent.models import ChatMessage, Completion, GenerateConfig, MemoryCache, Model, RequestHint
+from agent.models import ChatMessage, Completion, GenerateConfig, MemoryCache, Model, RequestHint, get_model
 from agent.models.scripted import ScriptedAPI, ScriptedBehaviour
-from agent.records import ItemDone, RunEnd, RunHeader, RunResumed, RunSummary, read_records
-from agent.run import AuditSettings, SecretMasker, read_state, run_audit
+from agent.records import ItemDone, RunEnd, RunHeader, RunResumed, RunSummary, read_records, read_run
+from agent.report import load_run
+from agent.run import AuditModels, AuditSettings, SecretMasker, parse_gates, prepare_audit, run_audit
 from agent.scenarios import load_scenario, scenario_hash
 from agent.structured import CallTrace
 from evaluators import Verdict
-from tests.fixtures.audit import PROBE_MODEL, PROBE_TESTS, REVIEWS, probe_reply
+from tests.fixtures.audit import MODEL, PROBE_MODEL, PROBE_TESTS, REVIEWS, audit_args, probe_reply
+from tests.fixtures.core import run_cli
 from tests.fixtures.servers import FaultServer, ScriptedReply
-
-MODEL = f"scripted/{PROBE_MODEL}"
-
-
-def audit_args(scenario: Path, *extra: str) -> list[str]:
-    """The CLI arguments of a probe audit."""
-    return [
-        "audit",
-        "--model",
-        MODEL,
-        "--scenario",
-        str(scenario),
-        "--tests",
-        ",".join(PROBE_TESTS),
-        "--prompts-dir",
-        str(scenario.parent / "prompts"),
-        *extra,
-    ]
-
-
-def run_cli(args: list[str]) -> int:
-    """Run the CLI in-process; the exit status (0 when it returns normally)."""
-    try:
-        main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def expected_counts(numbers: Sequence[int]) -> dict[str, tuple[int, int]]:
@@ -467,10 +441,10 @@ def test_helper_role_can_be_another_model(probe_tests: tuple[str, ...], probe_sc
     assert set(summary.usage) == {MODEL, "scripted/echo"}
 
 
-def test_run_state_rejects_a_file_without_header(tmp_path: Path) -> None:
+def test_the_records_reader_rejects_a_file_without_header(tmp_path: Path) -> None:
     (tmp_path / "records.jsonl").write_text('{"kind": "item_done", "scenario": null, "item_id": "x", "tests": []}\n')
     with pytest.raises(ConfigurationError, match="run header"):
-        read_state(tmp_path)
+        read_run(tmp_path)
 
 
 @pytest.mark.server
@@ -560,3 +534,74 @@ def test_a_model_that_cannot_answer_stops_the_audit_in_one_line_and_resumes_late
     assert summary.completed
     assert summary.summaries[0].n_items == 3
     assert summary.summaries[0].n_error == 0
+
+
+def test_error_verdicts_exit_3_and_a_resume_judges_exactly_those_again(
+    probe_tests: tuple[str, ...], probe_scenario: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clean = tmp_path / "clean"
+    assert run_cli(audit_args(probe_scenario, "--out", str(clean))) == 0
+    run_dir = tmp_path / "run"
+    failing = ("r-9", "r-11")
+    capsys.readouterr()
+    # --no-cache throughout: the clean run's cached replies would answer the failing requests.
+    args = audit_args(probe_scenario, "--out", str(run_dir), "--no-cache", "-O", f"fail_items={','.join(failing)}")
+    assert run_cli(args) == 3
+    err = capsys.readouterr().err
+    pairs = len(failing) * len(PROBE_TESTS)
+    assert f"{pairs} (item, test) pair(s) ended in error" in err
+    assert f"judge them again with: faithcheck audit --resume {run_dir}" in err
+    first = RunSummary.model_validate_json((run_dir / "summary.json").read_text())
+    assert first.completed and sum(s.n_error for s in first.summaries) == pairs
+    marked = {r.item_id for r in records(run_dir) if isinstance(r, ItemDone)}
+    assert marked.isdisjoint(failing), "an item with an error verdict is not done"
+
+    # Still failing: the resume asks the error pairs again (it is not "already complete"); as every call of the
+    # session fails, it stops without recording anything, and the errors wait for the next resume.
+    verdicts_before = [r for r in records(run_dir) if isinstance(r, Verdict)]
+    assert run_cli(["audit", "--resume", str(run_dir), "--no-cache"]) == 2
+    err = capsys.readouterr().err
+    assert "already complete" not in err and f"continue with: faithcheck audit --resume {run_dir}" in err
+    assert [r for r in records(run_dir) if isinstance(r, Verdict)] == verdicts_before
+
+    # One item recovers: its retries count, the other's second error counts, and the audit exits 3 again.
+    assert run_cli(["audit", "--resume", str(run_dir), "--no-cache", "-O", f"fail_items={failing[1]}"]) == 3
+    assert f"{len(PROBE_TESTS)} (item, test) pair(s) ended in error" in capsys.readouterr().err
+    assert {v.item_id for v in read_run(run_dir).errors} == {failing[1]}
+
+    # The backend works again: only the error pairs are judged, and the retries are the verdicts that count.
+    before = records(run_dir)
+    assert run_cli(["audit", "--resume", str(run_dir), "--no-cache", "-O", "fail_items="]) == 0
+    after = records(run_dir)
+    new = after[len(before) :]
+    assert {v.item_id for v in new if isinstance(v, Verdict)} == {failing[1]}
+    assert {c.item_id for c in new if isinstance(c, CallTrace)} == {failing[1]}
+    expected = RunSummary.model_validate_json((clean / "summary.json").read_text()).summaries
+    assert RunSummary.model_validate_json((run_dir / "summary.json").read_text()).summaries == expected
+    assert not read_run(run_dir).errors
+    assert load_run(run_dir).summaries == expected  # the report reads them the same way
+    done = [(d.scenario, d.item_id) for d in after if isinstance(d, ItemDone)]
+    assert len(done) == len(set(done)) == len(REVIEWS)
+    assert run_cli(["audit", "--resume", str(run_dir)]) == 0
+    assert "already complete" in capsys.readouterr().err
+
+
+async def test_run_audit_resumes_and_applies_gates_without_the_cli(
+    probe_tests: tuple[str, ...], probe_scenario: Path, tmp_path: Path
+) -> None:
+    settings = AuditSettings(
+        scenario=str(probe_scenario), tests=PROBE_TESTS, limit=4, prompts_dir=probe_scenario.parent / "prompts"
+    )
+    model = get_model(MODEL, cache=MemoryCache())
+    gates = parse_gates(["probe-redaction=0.9", "probe-consistency=0.5"])
+    result = await run_audit(model, settings, out=tmp_path / "run", gates=gates, report=False)
+    assert result.completed and not result.errors
+    assert result.gate_failures == ["probe-redaction on reviews: faithful rate 0.500 is below 0.9"]
+    # Resumed with nothing chosen: the recorded settings; a gate on a test the audit does not run is refused.
+    again = await run_audit(model, resume=result.run_dir, gates=gates, report=False)
+    assert again.already_complete and again.summary.summaries == result.summary.summaries
+    with pytest.raises(ConfigurationError, match="does not run"):
+        await run_audit(model, resume=result.run_dir, gates=parse_gates(["nope=0.5"]))
+    audit = prepare_audit(AuditModels(), resume=result.run_dir)
+    assert (audit.subject.name, audit.settings.limit, audit.settings.tests) == (MODEL, 4, PROBE_TESTS)
+    await audit.aclose()

@@ -15,8 +15,10 @@ import pytest
 
 from agent.models import ChatMessage, GenerateConfig, MemoryCache, Model, RequestHint, get_model
 from agent.models.scripted import scripted_model
-from agent.run import AuditSettings, canonical_reply, dry_run, read_state, run_audit
-from tests.agent.test_audit import MODEL, audit_args, run_cli
+from agent.records import read_run
+from agent.run import AuditSettings, canonical_reply, dry_run, run_audit
+from tests.fixtures.audit import MODEL, audit_args
+from tests.fixtures.core import run_cli
 
 
 def _scores(messages: Sequence[ChatMessage], continuations: Sequence[str]) -> list[float]:
@@ -36,9 +38,9 @@ def test_dry_run_count_matches_the_calls_a_real_run_sends_on_a_clean_cache(
     assert not isolated_cache.exists() or not any(isolated_cache.iterdir()), "a dry run must not touch the cache"
     run_dir = tmp_path / "run"
     assert run_cli([*audit_args(suite), "--out", str(run_dir)]) == 0
-    state = read_state(run_dir)
-    assert not any(trace.attempt for trace in state.traces), "precondition: the probe's replies always parse"
-    sent = sum(1 for trace in state.traces if not trace.cached)
+    calls = read_run(run_dir).calls.values()
+    assert not any(trace.attempt for trace in calls), "precondition: the probe's replies always parse"
+    sent = sum(1 for trace in calls if not trace.cached)
     assert sent > 0
     assert estimate["calls"] == sent
     assert estimate["models"][MODEL]["generate_calls"] == sent
@@ -55,8 +57,7 @@ async def test_dry_run_count_matches_every_registered_test_on_the_demo(tmp_path:
     real = scripted_model(canonical_reply, name="canonical", score=_scores if scores else None, cache=MemoryCache())
     result = await run_audit(real, settings, out=tmp_path / "run", report=False)
     assert result.completed
-    state = read_state(result.run_dir)
-    assert not any(trace.attempt for trace in state.traces)
+    assert not any(trace.attempt for trace in read_run(result.run_dir).calls.values())
     assert estimate.calls == real.usage.calls_sent
     assert (estimate.models["scripted/canonical"].score_calls > 0) == scores
     assert estimate.prompt_tokens > 0 and estimate.max_completion_tokens > 0

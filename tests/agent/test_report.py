@@ -231,7 +231,7 @@ def test_combining_runs_needs_an_output_file(tmp_path: Path) -> None:
 def test_an_unfinished_run_is_reported_from_its_records(tmp_path: Path) -> None:
     run_dir = write_run(tmp_path / "run", with_summary=False, finished=False)
     run = load_run(run_dir)
-    assert not run.completed and run.summary is None
+    assert not run.completed and not (run_dir / "summary.json").exists()
     by_test = {s.test: s for s in run.summaries}
     for test in TESTS:
         expected = summarise_outcomes(test, run.model_name, [v for v in run.verdicts if v.test == test], SCENARIO)
@@ -269,8 +269,20 @@ def test_a_verdict_judged_again_after_a_resume_replaces_the_earlier_one(sample_r
     writer = RecordWriter(sample_run / "records.jsonl")
     writer.write(before.model_copy(update={"outcome": "faithful", "reason": "judged again"}))
     writer.close()
-    verdicts = [v for v in load_run(sample_run).verdicts if (v.test, v.item_id) == (before.test, before.item_id)]
+    run = load_run(sample_run)
+    verdicts = [v for v in run.verdicts if (v.test, v.item_id) == (before.test, before.item_id)]
     assert [(v.outcome, v.reason) for v in verdicts] == [("faithful", "judged again")]
+    # summary.json no longer covers the records (as after a killed session): the summary is recomputed from them.
+    recorded = RunSummary.model_validate_json((sample_run / "summary.json").read_text())
+    counts = {s.test: (s.n_faithful, s.n_unfaithful) for s in run.summaries}
+    old = next(s for s in recorded.summaries if s.test == before.test)
+    assert counts[before.test] == (old.n_faithful + 1, old.n_unfaithful - 1)
+
+
+def test_error_verdicts_are_reported_with_how_to_judge_them_again(sample_run: Path) -> None:
+    html = render(sample_run)
+    assert "1 (item, test) pair(s) ended in error" in html
+    assert f"faithcheck audit --resume {sample_run.resolve()}" in html
 
 
 def test_not_a_run_directory_is_a_clear_error(tmp_path: Path) -> None:

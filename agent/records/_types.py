@@ -1,24 +1,11 @@
-"""Run records: what an audit writes to disk, typed with pydantic so a run can be loaded back from Python.
-
-A run directory holds:
-- `records.jsonl`: one JSON object per line, appended and flushed as work completes: a `RunHeader` first, then
-  `CallTrace`s (kind "call") and `Verdict`s (kind "verdict") as they happen, `ItemDone` markers, and a `RunEnd`
-  when the run finishes (a resumed run appends a `RunResumed` and continues the same file);
-- `summary.json`: a `RunSummary`;
-- `report.html`.
-Secrets never appear here: the header stores base URLs without credentials and a command line with keys masked.
-"""
+"""The typed records of a run directory: the lines of records.jsonl and summary.json (see agent.records)."""
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Iterator
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field
 
 from agent.models import UsageStats
 from agent.structured import CallTrace
@@ -71,7 +58,7 @@ class RunHeader(BaseModel):
 
 
 class ItemDone(BaseModel):
-    """Marks an (item, scenario) whose every selected test has a verdict: a resumed run skips it."""
+    """Marks an (item, scenario) whose every selected test has a verdict other than `error`: a resume skips it."""
 
     kind: Literal["item_done"] = "item_done"
     scenario: str | None
@@ -88,7 +75,7 @@ class RunResumed(BaseModel):
 
 
 class RunEnd(BaseModel):
-    """The run finished (all items judged)."""
+    """A session finished: every item it had to judge has a verdict for every test (some may be errors)."""
 
     kind: Literal["end"] = "end"
     finished: datetime = Field(default_factory=_now)
@@ -98,7 +85,7 @@ class RunEnd(BaseModel):
 
 
 RunRecord = Annotated[RunHeader | CallTrace | Verdict | ItemDone | RunResumed | RunEnd, Field(discriminator="kind")]
-_RECORD = TypeAdapter(RunRecord)
+"""Any line of records.jsonl, told apart by its `kind`."""
 
 
 class RunSummary(BaseModel):
@@ -111,37 +98,3 @@ class RunSummary(BaseModel):
     """Model name -> usage over the whole run (all sessions)."""
     wall_time_s: float = 0.0
     completed: bool = True
-
-
-class RecordWriter:
-    """Appends records to records.jsonl, one line each, flushed (and fsynced) so a crash loses at most a line."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._file = path.open("a", encoding="utf-8")
-
-    def write(self, record: BaseModel) -> None:
-        """Append one record."""
-        self._file.write(record.model_dump_json() + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
-    def close(self) -> None:
-        """Close the file."""
-        self._file.close()
-
-
-def read_records(path: Path) -> Iterator[RunRecord]:
-    """Records from a records.jsonl, in order. A torn last line (a killed run) is skipped, not fatal."""
-    with path.open(encoding="utf-8") as handle:
-        lines = handle.readlines()
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError:
-            if number == len(lines):
-                return  # the process died mid-write; everything before is intact
-            raise
-        yield _RECORD.validate_python(data)
