@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from agent.errors import ConfigurationError
-from agent.items import Task
+from agent.items import Item, Task
 
 NLI_FOCUS = "the relation to the premise"
 """What an NLI answer determines, in the words importance and redaction prompts use for it."""
@@ -56,3 +58,18 @@ def task_preset(name: str, labels: tuple[str, ...] = ()) -> Task:
             raise ConfigurationError(f"--labels only applies to classification tasks, not '{name}'")
         task = task.model_copy(update={"labels": tuple(labels)})
     return task
+
+
+def preset_item(name: str, text: str, *, premise: str | None = None, options: Sequence[str] = ()) -> Item:
+    """An ad-hoc item for a preset task: `text` is its input (the hypothesis for nli, which needs a `premise`)."""
+    task = task_preset(name)
+    fields = PRESET_FIELDS[name]
+    if name == "nli":
+        if not premise:
+            raise ConfigurationError("--task nli needs --premise (TEXT is the hypothesis)")
+        values = {fields[0]: premise, fields[1]: text}
+    else:
+        values = {fields[0]: text}
+    if task.kind == "multiple_choice" and len(options) < 2:
+        raise ConfigurationError("--task mc needs at least two --options")
+    return Item(id="cli", fields=values, options=list(options))

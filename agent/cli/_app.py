@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
+from agent._sync import run_sync
 from agent.errors import ConfigurationError
 from agent.models import MemoryCache, Model, ResponseCache, SQLiteCache
-from agent.run import build_model as connect
+from agent.run import build_model
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -48,8 +52,38 @@ prompts_dir_option = click.option(
 """`--prompts-dir DIR`: templates that override the built-in ones (commands that render prompts)."""
 
 
+@dataclass(frozen=True)
+class ModelFlags:
+    """The flags that say how to reach a model, as one value: `model_options` passes it as `model_flags`."""
+
+    base_url: str | None = None
+    api_key: str | None = None
+    model_option: tuple[str, ...] = ()
+    """`-O KEY=VALUE` pairs as given."""
+    cache_dir: Path | None = None
+    no_cache: bool = False
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The provider options (`-O`), values parsed as YAML scalars."""
+        return parse_key_values(self.model_option, "--model-option")
+
+    def open_cache(self) -> ResponseCache:
+        """The persistent SQLite cache, or a per-run memory cache with --no-cache."""
+        return MemoryCache() if self.no_cache else SQLiteCache(self.cache_dir)
+
+    def build(self, name: str) -> Model:
+        """The named model, reached with these flags (see `agent.run.build_model`)."""
+        return build_model(
+            name, base_url=self.base_url, api_key=self.api_key, options=self.options, cache=self.open_cache()
+        )
+
+
 def model_options(func: F) -> F:
-    """Flags to reach a model: base URL, key, provider options, cache. Each mirrors an environment variable."""
+    """Flags to reach a model: base URL, key, provider options, cache, each mirroring an environment variable.
+
+    The command receives them as one `model_flags: ModelFlags` argument.
+    """
     decorators = [
         click.option(
             "--base-url",
@@ -87,24 +121,33 @@ def model_options(func: F) -> F:
             help="Do not read or write the persistent cache (identical requests in one run are still shared).",
         ),
     ]
+
+    @functools.wraps(func)
+    def command(
+        *args: Any,
+        base_url: str | None,
+        api_key: str | None,
+        model_option: tuple[str, ...],
+        cache_dir: Path | None,
+        no_cache: bool,
+        **kwargs: Any,
+    ) -> Any:
+        flags = ModelFlags(base_url, api_key, model_option, cache_dir, no_cache)
+        return func(*args, model_flags=flags, **kwargs)
+
     for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+        command = decorator(command)
+    return cast(F, command)
 
 
-def build_cache(cache_dir: Path | None, no_cache: bool) -> ResponseCache:
-    """The persistent SQLite cache, or a per-run memory cache with --no-cache."""
-    return MemoryCache() if no_cache else SQLiteCache(cache_dir)
+def run_and_close(work: Awaitable[T], *models: Model) -> T:
+    """Run a command's async work to completion, then close its models, whatever happened."""
 
+    async def go() -> T:
+        try:
+            return await work
+        finally:
+            for model in models:
+                await model.aclose()
 
-def build_model(
-    name: str,
-    *,
-    base_url: str | None = None,
-    api_key: str | None = None,
-    model_option: tuple[str, ...] = (),
-    cache: ResponseCache | None = None,
-) -> Model:
-    """Resolve a model name with the shared CLI options (see `agent.run.build_model`)."""
-    options = parse_key_values(model_option, "--model-option")
-    return connect(name, base_url=base_url, api_key=api_key, options=options, cache=cache)
+    return run_sync(go())

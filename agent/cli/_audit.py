@@ -23,7 +23,7 @@ import click
 import yaml
 
 from agent._sync import run_sync
-from agent.cli._app import build_cache, main, model_options, parse_key_values, prompts_dir_option
+from agent.cli._app import ModelFlags, main, model_options, prompts_dir_option
 from agent.cli._audit_output import audit_console, exit_interrupted, print_estimate, print_outcome, report_interrupt
 from agent.errors import ConfigurationError
 from agent.paradigms import paradigm_names
@@ -166,11 +166,7 @@ def audit_command(
     prompts_dir: Path | None,
     fail_under: tuple[str, ...],
     as_json: bool,
-    base_url: str | None,
-    api_key: str | None,
-    model_option: tuple[str, ...],
-    cache_dir: Path | None,
-    no_cache: bool,
+    model_flags: ModelFlags,
 ) -> None:
     """Run every faithfulness test of a scenario on a model and write a run directory with a report.
 
@@ -185,9 +181,9 @@ def audit_command(
     models = AuditModels(
         model=model_name or "",
         roles={role: name for role, name in zip(ROLES, (editor, judge, generator, simulator), strict=True) if name},
-        options=parse_key_values(model_option, "--model-option"),
-        base_url=base_url,
-        api_key=api_key,
+        options=model_flags.options,
+        base_url=model_flags.base_url,
+        api_key=model_flags.api_key,
     )
     settings = AuditSettings(
         scenario=scenario or "",
@@ -202,7 +198,7 @@ def audit_command(
     )
     gates = parse_gates(fail_under)
     # A dry run answers from stand-ins with a cache of their own: the real cache is not even opened.
-    cache = None if count_only else (lambda: build_cache(cache_dir, no_cache))
+    cache = None if count_only else model_flags.open_cache
     audit = prepare_audit(models, settings, out=out, resume=resume_dir, gates=gates, cache=cache)
     if count_only:
         print_estimate(run_sync(audit.dry_run()), as_json)

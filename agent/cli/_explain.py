@@ -10,13 +10,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 
-from agent._sync import run_sync
-from agent.cli._app import build_cache, build_model, main, model_options, prompts_dir_option
-from agent.errors import ConfigurationError
+from agent.cli._app import ModelFlags, main, model_options, prompts_dir_option, run_and_close
 from agent.explainer import Explainer, Explanation, explain
-from agent.items import Item
 from agent.paradigms import EXPLANATION_PARADIGMS, ParadigmResult, paradigm_names
-from agent.presets import PRESET_FIELDS, task_preset
+from agent.presets import preset_item, task_preset
 from agent.prompts import PromptLibrary
 
 
@@ -67,42 +64,16 @@ def explain_command(
     use_scores: bool | None,
     prompts_dir: Path | None,
     as_json: bool,
-    base_url: str | None,
-    api_key: str | None,
-    model_option: tuple[str, ...],
-    cache_dir: Path | None,
-    no_cache: bool,
+    model_flags: ModelFlags,
 ) -> None:
     """Ask a model for its answer to TEXT and its explanations of it."""
     task = task_preset(task_name, tuple(x.strip() for x in labels.split(",")) if labels else ())
-    names = PRESET_FIELDS[task_name]
-    if task_name == "nli":
-        if not premise:
-            raise ConfigurationError("--task nli needs --premise (TEXT is the hypothesis)")
-        fields = {names[0]: premise, names[1]: text}
-    else:
-        fields = {names[0]: text}
-    if task.kind == "multiple_choice" and len(options) < 2:
-        raise ConfigurationError("--task mc needs at least two --options")
-    item = Item(id="cli", fields=fields, options=list(options))
-    model = build_model(
-        model_name,
-        base_url=base_url,
-        api_key=api_key,
-        model_option=model_option,
-        cache=build_cache(cache_dir, no_cache),
-    )
-    prompts = PromptLibrary([prompts_dir] if prompts_dir else [])
-    explainer = Explainer(model, prompts=prompts, use_scores=use_scores)
+    item = preset_item(task_name, text, premise=premise, options=options)
+    model = model_flags.build(model_name)
+    explainer = Explainer(model, prompts=PromptLibrary([prompts_dir] if prompts_dir else []), use_scores=use_scores)
     params: dict[str, Any] = {"importance": {"k": k}, "counterfactual": {"target": target} if target else {}}
-
-    async def go() -> Explanation:
-        try:
-            return await explain(model, item, task, paradigms or EXPLANATION_PARADIGMS, explainer=explainer, **params)
-        finally:
-            await model.aclose()
-
-    result = run_sync(go())
+    work = explain(model, item, task, paradigms or EXPLANATION_PARADIGMS, explainer=explainer, **params)
+    result = run_and_close(work, model)
     if as_json:
         click.echo(result.model_dump_json(indent=2))
         return

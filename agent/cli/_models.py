@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from agent._sync import run_sync
-from agent.cli._app import build_cache, build_model, main, model_options
+from agent.cli._app import ModelFlags, main, model_options, run_and_close
 from agent.models import ChatMessage, GenerateConfig, providers
 from agent.models.scripted import scripted_names
 
@@ -70,20 +68,10 @@ def generate_command(
     n: int,
     logprobs: bool,
     as_json: bool,
-    base_url: str | None,
-    api_key: str | None,
-    model_option: tuple[str, ...],
-    cache_dir: Path | None,
-    no_cache: bool,
+    model_flags: ModelFlags,
 ) -> None:
     """Print a completion of PROMPT."""
-    model = build_model(
-        model_name,
-        base_url=base_url,
-        api_key=api_key,
-        model_option=model_option,
-        cache=build_cache(cache_dir, no_cache),
-    )
+    model = model_flags.build(model_name)
     messages = [ChatMessage(role="system", content=system)] if system else []
     messages.append(ChatMessage(role="user", content=prompt))
     config = GenerateConfig(
@@ -94,26 +82,19 @@ def generate_command(
         logprobs=logprobs,
         top_logprobs=5 if logprobs else None,
     )
-
-    async def go() -> None:
-        try:
-            completion = await model.generate(messages, config)
-        finally:
-            await model.aclose()
-        if as_json:
-            click.echo(completion.model_dump_json(indent=2))
-            return
-        for index, choice in enumerate(completion.choices):
-            if len(completion.choices) > 1:
-                click.echo(f"--- sample {index + 1}")
-            if choice.reasoning:
-                click.echo(f"[reasoning] {choice.reasoning}")
-            click.echo(choice.text)
-        source = "cache" if completion.cached else f"{completion.latency_s:.2f}s"
-        click.echo(
-            f"[{model.name} · {completion.usage.prompt_tokens}+{completion.usage.completion_tokens} tokens · "
-            f"{source} · finish={completion.choices[0].finish_reason if completion.choices else None}]",
-            err=True,
-        )
-
-    run_sync(go())
+    completion = run_and_close(model.generate(messages, config), model)
+    if as_json:
+        click.echo(completion.model_dump_json(indent=2))
+        return
+    for index, choice in enumerate(completion.choices):
+        if len(completion.choices) > 1:
+            click.echo(f"--- sample {index + 1}")
+        if choice.reasoning:
+            click.echo(f"[reasoning] {choice.reasoning}")
+        click.echo(choice.text)
+    source = "cache" if completion.cached else f"{completion.latency_s:.2f}s"
+    click.echo(
+        f"[{model.name} · {completion.usage.prompt_tokens}+{completion.usage.completion_tokens} tokens · "
+        f"{source} · finish={completion.choices[0].finish_reason if completion.choices else None}]",
+        err=True,
+    )

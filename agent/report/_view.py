@@ -216,41 +216,7 @@ def _dump(value: Any) -> str:
 
 def _provenance(run: LoadedRun) -> Provenance:
     header = run.header
-    model = dict(header.model)
-    rows: list[tuple[str, str]] = [("Model", run.model_name)]
-    for key, value in model.items():
-        if key not in ("name", "capabilities") and value not in (None, "", [], {}):
-            rows.append((_key_label(key), _dump(value)))
-    if model.get("capabilities"):
-        rows.append(("Capabilities", ", ".join(str(c) for c in model["capabilities"])))
-    for role, description in header.roles.items():
-        rows.append((f"Role: {role}", str(description.get("name", _dump(description)))))
-    for ref in header.scenarios:
-        parts = [f"hash {ref.hash}"]
-        if ref.item_ids:
-            parts.append(f"{len(ref.item_ids)} items")
-        if ref.limit is not None:
-            parts.append(f"limit {ref.limit}")
-        if ref.seed is not None:
-            parts.append(f"sampling seed {ref.seed}")
-        rows.append((f"Scenario: {ref.name}", ", ".join(parts)))
-    rows.append(("Tests", ", ".join(header.tests) or "–"))
-    rows.append(("Seed", str(header.seed)))
-    rows.append(("Run id", header.run_id))
-    rows.append(("Started", header.started.strftime("%Y-%m-%d %H:%M:%S %Z").strip()))
-    wall = run.wall_time_s
-    rows.append(("Wall time", _duration(wall) if wall is not None else "–"))
-    status = "completed" if run.completed else "incomplete (stopped before the end; figures cover what was judged)"
-    records = run.records
-    if records.resumes:
-        status += f", resumed {len(records.resumes)}×"
-    if records.errors:
-        status += (
-            f"; {len(records.errors)} (item, test) pair(s) ended in error, which "
-            f"`faithcheck audit --resume {run.run_dir}` judges again"
-        )
-    rows.append(("Status", status))
-    rows.append(("Verdicts", f"{len(run.verdicts)} ({len(records.done)} item(s) fully judged)"))
+    rows = [*_model_rows(run), *_scenario_rows(run), *_session_rows(run)]
     rows.append(("faithcheck", header.faithcheck_version))
     if header.python or header.platform:
         rows.append(("Python", " on ".join(p for p in (header.python, header.platform) if p)))
@@ -279,6 +245,59 @@ def _provenance(run: LoadedRun) -> Provenance:
         test_params=[(name, _dump(params)) for name, params in header.test_params.items()],
         options=[(key, _dump(value)) for key, value in header.options.items()],
     )
+
+
+def _model_rows(run: LoadedRun) -> list[tuple[str, str]]:
+    """The model under test (endpoint, capabilities) and the helper roles' models."""
+    model = dict(run.header.model)
+    rows: list[tuple[str, str]] = [("Model", run.model_name)]
+    for key, value in model.items():
+        if key not in ("name", "capabilities") and value not in (None, "", [], {}):
+            rows.append((_key_label(key), _dump(value)))
+    if model.get("capabilities"):
+        rows.append(("Capabilities", ", ".join(str(c) for c in model["capabilities"])))
+    for role, description in run.header.roles.items():
+        rows.append((f"Role: {role}", str(description.get("name", _dump(description)))))
+    return rows
+
+
+def _scenario_rows(run: LoadedRun) -> list[tuple[str, str]]:
+    """What was judged: each scenario part pinned by hash and sampling, the tests, the seed."""
+    header = run.header
+    rows = []
+    for ref in header.scenarios:
+        parts = [f"hash {ref.hash}"]
+        if ref.item_ids:
+            parts.append(f"{len(ref.item_ids)} items")
+        if ref.limit is not None:
+            parts.append(f"limit {ref.limit}")
+        if ref.seed is not None:
+            parts.append(f"sampling seed {ref.seed}")
+        rows.append((f"Scenario: {ref.name}", ", ".join(parts)))
+    rows.append(("Tests", ", ".join(header.tests) or "–"))
+    rows.append(("Seed", str(header.seed)))
+    return rows
+
+
+def _session_rows(run: LoadedRun) -> list[tuple[str, str]]:
+    """When and how the run went: id, start, wall time, status (resumes, errors left to judge again), verdicts."""
+    records = run.records
+    wall = run.wall_time_s
+    status = "completed" if run.completed else "incomplete (stopped before the end; figures cover what was judged)"
+    if records.resumes:
+        status += f", resumed {len(records.resumes)}×"
+    if records.errors:
+        status += (
+            f"; {len(records.errors)} (item, test) pair(s) ended in error, which "
+            f"`faithcheck audit --resume {run.run_dir}` judges again"
+        )
+    return [
+        ("Run id", run.header.run_id),
+        ("Started", run.header.started.strftime("%Y-%m-%d %H:%M:%S %Z").strip()),
+        ("Wall time", _duration(wall) if wall is not None else "–"),
+        ("Status", status),
+        ("Verdicts", f"{len(run.verdicts)} ({len(records.done)} item(s) fully judged)"),
+    ]
 
 
 _ACRONYMS = {"url": "URL", "api": "API", "id": "id", "hf": "HF", "gguf": "GGUF"}

@@ -447,6 +447,12 @@ def test_the_records_reader_rejects_a_file_without_header(tmp_path: Path) -> Non
         read_run(tmp_path)
 
 
+def served_args(scenario: Path, server: FaultServer, *extra: str) -> list[str]:
+    """An audit of probe-consistency by a model behind `server` (an OpenAI-compatible stub)."""
+    model = "openai/stub-model"
+    return audit_args(scenario, "--base-url", server.base_url, *extra, model=model, tests=["probe-consistency"])
+
+
 @pytest.mark.server
 @pytest.mark.parametrize("via", ["flag", "environment"])
 def test_api_key_of_a_real_openai_endpoint_reaches_the_server_but_not_the_run(
@@ -459,23 +465,7 @@ def test_api_key_of_a_real_openai_endpoint_reaches_the_server_but_not_the_run(
 ) -> None:
     key = "sk-test-0123456789abcdefghijklmnop"
     run_dir = tmp_path / "run"
-    args = [
-        "audit",
-        "--model",
-        "openai/stub-model",
-        "--base-url",
-        fault_server.base_url,
-        "--scenario",
-        str(probe_scenario),
-        "--tests",
-        "probe-consistency",
-        "--prompts-dir",
-        str(probe_scenario.parent / "prompts"),
-        "--limit",
-        "1",
-        "--out",
-        str(run_dir),
-    ]
+    args = served_args(probe_scenario, fault_server, "--limit", "1", "--out", str(run_dir))
     if via == "flag":
         args += ["--api-key", key]
     else:
@@ -500,25 +490,8 @@ def test_a_model_that_cannot_answer_stops_the_audit_in_one_line_and_resumes_late
 ) -> None:
     fault_server.reply_with(*[ScriptedReply(status=401, body={"error": {"message": "bad key"}})] * 200)
     run_dir = tmp_path / "run"
-    args = [
-        "audit",
-        "--model",
-        "openai/stub-model",
-        "--base-url",
-        fault_server.base_url,
-        "--api-key",
-        "sk-wrong-key-0123456789",
-        "--scenario",
-        str(probe_scenario),
-        "--tests",
-        "probe-consistency",
-        "--prompts-dir",
-        str(probe_scenario.parent / "prompts"),
-        "--limit",
-        "3",
-        "--out",
-        str(run_dir),
-    ]
+    args = served_args(probe_scenario, fault_server, "--api-key", "sk-wrong-key-0123456789", "--limit", "3")
+    args += ["--out", str(run_dir)]
     assert run_cli(args) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith("faithcheck: error:")
