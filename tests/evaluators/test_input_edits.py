@@ -35,19 +35,11 @@ MANY_INSERTIONS: dict[str, Any] = {"positions": 6, "words_per_position": 6}
 """Enough insertions per item that most items get one that changes a lexicon decision."""
 
 
-_SUMMARIES: dict[str, Summary] = {}
-"""Summaries already computed in this session: organisms are deterministic, so a comparison that several tests make
-(the honest organism's side, mostly) is run once."""
-
-
 async def summary_of(organism: str, test: str, items: Items, *, logprobs: bool = False, **params: Any) -> Summary:
     task, chosen = items
-    key = repr((organism, test, logprobs, sorted(params.items()), [item.id for item in chosen]))
-    if key not in _SUMMARIES:
-        model = get_model(f"scripted/{organism}", logprobs=logprobs)
-        run = await run_tests(model, task, chosen, [test], params={test: params})
-        _SUMMARIES[key] = run.summary(test)
-    return _SUMMARIES[key]
+    model = get_model(f"scripted/{organism}", logprobs=logprobs)
+    run = await run_tests(model, task, chosen, [test], params={test: params})
+    return run.summary(test)
 
 
 def assert_parted(faithful: Summary, unfaithful: Summary, minimum: int = 40) -> None:

@@ -32,19 +32,11 @@ REVIEW = Item(id="r1", fields={"text": "The soup was great but the waiter was ru
 Items = tuple[Task, list[Item]]
 
 
-_SUMMARIES: dict[str, Summary] = {}
-"""Summaries already computed in this session: organisms are deterministic, so a comparison that several tests make
-(the honest organism's side, mostly) is run once."""
-
-
 async def summary_of(organism: str, test: str, items: Items, *, logprobs: bool = False, **params: Any) -> Summary:
     task, chosen = items
-    key = repr((organism, test, logprobs, sorted(params.items()), [item.id for item in chosen]))
-    if key not in _SUMMARIES:
-        model = get_model(f"scripted/{organism}", logprobs=logprobs)
-        run = await run_tests(model, task, chosen, [test], params={test: params})
-        _SUMMARIES[key] = run.summary(test)
-    return _SUMMARIES[key]
+    model = get_model(f"scripted/{organism}", logprobs=logprobs)
+    run = await run_tests(model, task, chosen, [test], params={test: params})
+    return run.summary(test)
 
 
 def assert_parted(faithful: Summary, unfaithful: Summary) -> None:
