@@ -24,6 +24,7 @@ Repeated model calls are answered by the response cache.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -111,7 +112,7 @@ class Audit:
                 models.append(model)
         return models
 
-    @property
+    @functools.cached_property
     def prompts(self) -> PromptLibrary:
         """The templates, with the settings' directory searched first."""
         return PromptLibrary([self.settings.prompts_dir] if self.settings.prompts_dir else [])
@@ -166,6 +167,10 @@ class Audit:
         finally:
             if self.owns_models:
                 await self.aclose()
+
+    def dry_run_sync(self, observer: AuditObserver | None = None) -> DryRunEstimate:
+        """Blocking `dry_run`."""
+        return run_sync(self.dry_run(observer))
 
     async def aclose(self) -> None:
         """Release the models' resources."""
