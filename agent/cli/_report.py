@@ -1,4 +1,4 @@
-"""`faithcheck report`: (re)render the HTML report of one run, or of several runs side by side."""
+"""`faithcheck report`: render the HTML report of one run or several side by side, or a Markdown summary."""
 
 from __future__ import annotations
 
@@ -22,15 +22,38 @@ from agent.cli._app import main
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Where to write the HTML [default: RUN_DIR/report.html; required when combining several runs].",
+    help="Where to write [html default: RUN_DIR/report.html, required when combining runs; markdown: stdout].",
 )
-def report_command(run_dirs: tuple[Path, ...], out: Path | None) -> None:
-    """Render report.html from a run directory written by `faithcheck audit`.
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["html", "markdown"]),
+    default="html",
+    show_default=True,
+    help="html: the full report; markdown: a table per test, for a CI job summary or a pull-request comment.",
+)
+@click.option(
+    "--link",
+    default=None,
+    metavar="URL",
+    help="Markdown: where the HTML report can be opened (e.g. a CI artifact URL) [default: the run's report.html].",
+)
+def report_command(run_dirs: tuple[Path, ...], out: Path | None, output_format: str, link: str | None) -> None:
+    """Render report.html from a run directory written by `faithcheck audit`, or a Markdown summary of it.
 
-    With several RUN_DIRs the runs are combined: one chart per test with a bar per model (and scenario).
-    The page is self-contained and runs no script, so it can be shared or opened offline.
+    With several RUN_DIRs the runs are combined: one chart (and table) per test with a row per model and scenario.
+    The HTML page is self-contained and runs no script, so it can be shared or opened offline. For CI:
+    `faithcheck report RUN_DIR --format markdown >> "$GITHUB_STEP_SUMMARY"`.
     """
-    from agent.report import render_report
+    from agent.report import markdown_report, render_report
 
-    written = render_report(list(run_dirs), out)
-    click.echo(str(written))
+    if output_format == "html":
+        click.echo(str(render_report(list(run_dirs), out)))
+        return
+    text = markdown_report(list(run_dirs), link)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    click.echo(str(out))

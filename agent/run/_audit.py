@@ -282,7 +282,6 @@ def prepare_audit(
         models = models.over(AuditModels.from_header(recorded.header))
     subject, roles = models.build()
     masker = SecretMasker([models.api_key])
-    cache_state = "off" if cache is None or isinstance(cache, MemoryCache) else "on"
     audit = _prepare(
         subject,
         roles,
@@ -291,13 +290,13 @@ def prepare_audit(
         out=out,
         gates=gates,
         masker=masker,
-        header_options={"model_options": masker.mask_options(models.options), "cache": cache_state},
+        header_options={"model_options": masker.mask_options(models.options)},
         owns_models=True,
     )
-    if cache is not None:
-        opened = cache if isinstance(cache, ResponseCache) else cache()
-        for model in audit.models:
-            model.cache = opened
+    opened = cache() if callable(cache) else cache
+    for model in audit.models:
+        model.cache = opened
+    audit.header_options["cache"] = "off" if opened is None or isinstance(opened, MemoryCache) else "on"
     return audit
 
 

@@ -16,7 +16,6 @@ from agent.errors import ConfigurationError
 from agent.models import Model, ResponseCache, get_model
 from agent.records import RunHeader
 from agent.run._provenance import MASK
-from evaluators import ROLES
 
 
 def build_model(
@@ -56,14 +55,6 @@ class AuditModels:
     api_key: str | None = None
     """Key of OpenAI-compatible models. Never recorded: it is masked wherever it would be written."""
 
-    def check(self) -> None:
-        """Refuse models that cannot describe an audit."""
-        if not self.model:
-            raise ConfigurationError("audit needs --model (e.g. --model smollm2), or --resume RUN_DIR")
-        unknown = sorted(set(self.roles) - set(ROLES))
-        if unknown:
-            raise ConfigurationError(f"unknown helper role '{unknown[0]}': use one of {', '.join(ROLES)}")
-
     def over(self, recorded: AuditModels) -> AuditModels:
         """These choices on top of a run's recorded ones: roles are merged, provider options replaced as a whole.
 
@@ -93,7 +84,8 @@ class AuditModels:
 
     def build(self, cache: ResponseCache | None = None) -> tuple[Model, dict[str, Model]]:
         """The model under test and the helper models (a role naming the model under test shares its object)."""
-        self.check()
+        if not self.model:
+            raise ConfigurationError("audit needs --model (e.g. --model smollm2), or --resume RUN_DIR")
         subject = build_model(
             self.model, base_url=self.base_url, api_key=self.api_key, options=self.options, cache=cache
         )

@@ -11,11 +11,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 
 from agent.cli import main as cli_main
 from agent.errors import ConfigurationError
 from agent.records import RecordWriter, RunSummary
-from agent.report import load_run, render_report
+from agent.report import load_run, markdown_report, render_report
 from agent.report._chart import RateBar, rate_chart
 from agent.report._diff import word_diff
 from evaluators import Outcome, Verdict, summarise_outcomes
@@ -350,3 +351,63 @@ def test_cli_report_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFi
     assert exit_info.value.code == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("faithcheck: error:") and "no records.jsonl" in error and "\n" not in error
+
+
+def markdown_tables(text: str) -> list[list[list[str]]]:
+    """The tables of a Markdown text as GitHub renders them: rows of cell texts, the header row first."""
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    every = [*tokens, *(child for token in tokens for child in token.children or [])]
+    assert not [t for t in every if t.type.startswith("html")], "record text must not become markup"
+    tables: list[list[list[str]]] = []
+    row: list[str] = []
+    in_row = False
+    for token in tokens:
+        if token.type == "table_open":
+            tables.append([])
+        elif token.type == "tr_open":
+            row, in_row = [], True
+        elif token.type == "tr_close":
+            tables[-1].append(row)
+            in_row = False
+        elif token.type == "inline" and in_row:
+            row.append("".join(child.content for child in token.children or [] if child.type == "text"))
+    return tables
+
+
+def test_markdown_summary_has_a_table_per_test_with_rates_intervals_and_counts(tmp_path: Path) -> None:
+    first = write_run(tmp_path / "a", model="scripted/alpha", run_id="run-a")
+    hostile = "scripted/<b>be|ta</b>"
+    second = write_run(tmp_path / "b", model=hostile, run_id="run-b", outcomes={"counterfactual": UNFAITHFUL * 6})
+    text = markdown_report([first, second], html_link="https://ci.example/report.html")
+    tables = markdown_tables(text)
+    assert len(tables) == len(TESTS)
+    counterfactual = tables[0]
+    assert counterfactual[0][:4] == ["model", "scenario", "faithful rate", "95% CI"]
+    assert [row[0] for row in counterfactual[1:]] == ["scripted/alpha", hostile]  # escaped, shown as written
+    summary = load_run(first).summaries[0]
+    assert summary.faithful_rate is not None and summary.ci_low is not None and summary.ci_high is not None
+    alpha = counterfactual[1]
+    assert alpha[2] == f"{summary.faithful_rate * 100:.1f}%"
+    assert alpha[3] == f"[{summary.ci_low * 100:.0f}%, {summary.ci_high * 100:.0f}%]"
+    assert alpha[4:] == [
+        f"{summary.n_tested} / {summary.n_items}",
+        str(summary.n_faithful),
+        str(summary.n_unfaithful),
+        str(summary.n_not_applicable),
+        str(summary.n_parse_failure),
+        str(summary.n_error),
+    ]
+    assert "](<https://ci.example/report.html>)" in text
+    assert "1 (item, test) pair(s) ended in error" in text
+
+
+def test_cli_report_prints_markdown_linking_the_html_report(
+    sample_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli_main(["report", str(sample_run)])
+    html = Path(capsys.readouterr().out.strip())
+    cli_main(["report", str(sample_run), "--format", "markdown"])
+    text = capsys.readouterr().out
+    assert text.startswith("## Faithfulness: scripted/sample on sst2-mini")
+    assert f"(<{html}>)" in text
+    assert len(markdown_tables(text)) == len(TESTS)
