@@ -79,48 +79,51 @@ class ModelFlags:
         )
 
 
+_MODEL_FLAGS = [
+    click.option(
+        "--base-url",
+        envvar="OPENAI_BASE_URL",
+        default=None,
+        help="OpenAI-compatible endpoint for openai/ models [env OPENAI_BASE_URL].",
+    ),
+    click.option(
+        "--api-key",
+        envvar="OPENAI_API_KEY",
+        default=None,
+        show_envvar=False,
+        help="API key for openai/ models; prefer the environment variable OPENAI_API_KEY.",
+    ),
+    click.option(
+        "-O",
+        "--model-option",
+        "model_option",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Provider option, repeatable (e.g. -O dtype=bfloat16, -O max_connections=4).",
+    ),
+    click.option(
+        "--cache-dir",
+        envvar="FAITHCHECK_CACHE_DIR",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Response cache directory [env FAITHCHECK_CACHE_DIR; default: the user cache dir].",
+    ),
+    click.option(
+        "--no-cache",
+        envvar="FAITHCHECK_NO_CACHE",
+        is_flag=True,
+        default=False,
+        help="Do not read or write the persistent cache (identical requests in one run are still shared).",
+    ),
+]
+"""The click options behind ModelFlags, each mirroring an environment variable."""
+
+
 def model_options(func: F) -> F:
     """Flags to reach a model: base URL, key, provider options, cache, each mirroring an environment variable.
 
     The command receives them as one `model_flags: ModelFlags` argument.
     """
-    decorators = [
-        click.option(
-            "--base-url",
-            envvar="OPENAI_BASE_URL",
-            default=None,
-            help="OpenAI-compatible endpoint for openai/ models [env OPENAI_BASE_URL].",
-        ),
-        click.option(
-            "--api-key",
-            envvar="OPENAI_API_KEY",
-            default=None,
-            show_envvar=False,
-            help="API key for openai/ models; prefer the environment variable OPENAI_API_KEY.",
-        ),
-        click.option(
-            "-O",
-            "--model-option",
-            "model_option",
-            multiple=True,
-            metavar="KEY=VALUE",
-            help="Provider option, repeatable (e.g. -O dtype=bfloat16, -O max_connections=4).",
-        ),
-        click.option(
-            "--cache-dir",
-            envvar="FAITHCHECK_CACHE_DIR",
-            type=click.Path(file_okay=False, path_type=Path),
-            default=None,
-            help="Response cache directory [env FAITHCHECK_CACHE_DIR; default: the user cache dir].",
-        ),
-        click.option(
-            "--no-cache",
-            envvar="FAITHCHECK_NO_CACHE",
-            is_flag=True,
-            default=False,
-            help="Do not read or write the persistent cache (identical requests in one run are still shared).",
-        ),
-    ]
 
     @functools.wraps(func)
     def command(
@@ -135,7 +138,7 @@ def model_options(func: F) -> F:
         flags = ModelFlags(base_url, api_key, model_option, cache_dir, no_cache)
         return func(*args, model_flags=flags, **kwargs)
 
-    for decorator in reversed(decorators):
+    for decorator in reversed(_MODEL_FLAGS):
         command = decorator(command)
     return cast(F, command)
 
