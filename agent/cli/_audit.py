@@ -203,7 +203,9 @@ def audit_command(
     if count_only:
         print_estimate(run_sync(audit.dry_run()), as_json)
         return
-    sys.exit(_run(audit, _command_line(click.get_current_context()), as_json))
+    status = _run(audit, _command_line(click.get_current_context()), as_json)
+    if status:
+        sys.exit(status)
 
 
 def _run(audit: Audit, command: list[str], as_json: bool) -> int:
