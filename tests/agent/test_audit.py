@@ -402,6 +402,7 @@ def test_bad_options_exit_2_with_one_line_and_write_nothing(
     probe_tests: tuple[str, ...],
     probe_scenario: Path,
     tmp_path: Path,
+    isolated_cache: Path,
     capsys: pytest.CaptureFixture[str],
     args: list[str],
     message: str,
@@ -411,6 +412,27 @@ def test_bad_options_exit_2_with_one_line_and_write_nothing(
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and message in error
     assert not run_dir.exists()
+    assert not isolated_cache.exists(), "the cache is opened only once the audit is valid"
+
+
+def test_a_resume_takes_unset_choices_from_the_record_and_keeps_those_given() -> None:
+    recorded = AuditSettings(scenario="demo", tests=("counterfactual",), limit=4, seed=3, concurrency=2)
+    given = AuditSettings(concurrency=8, max_tokens={"cot": 99})  # 8 is the default value, but it was given
+    assert given.over(recorded) == AuditSettings(
+        scenario="demo", tests=("counterfactual",), limit=4, seed=3, concurrency=8, max_tokens={"cot": 99}
+    )
+    models = AuditModels("scripted/echo", roles={"judge": "scripted/a"}, options={"dtype": "float32"})
+    merged = AuditModels(roles={"editor": "scripted/b"}, api_key="sk-given").over(models)
+    assert merged == AuditModels(
+        "scripted/echo",
+        roles={"judge": "scripted/a", "editor": "scripted/b"},
+        options={"dtype": "float32"},
+        api_key="sk-given",
+    )
+    secret = AuditModels("openai/x", options={"api_key": "***"})
+    with pytest.raises(ConfigurationError, match="pass the same -O options again"):
+        AuditModels().over(secret)
+    assert AuditModels(options={"api_key": "sk-again"}).over(secret).options == {"api_key": "sk-again"}
 
 
 def test_missing_model_or_scenario_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
