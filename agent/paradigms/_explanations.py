@@ -12,8 +12,12 @@ from agent.parsing import (
     ReplyParseError,
     check_not_empty_or_refusal,
     extract_json,
+    is_heading,
     json_field,
+    plain_markdown,
+    split_at_final_answer,
     split_steps,
+    strip_chatter,
     strip_wrapping,
 )
 
@@ -71,22 +75,25 @@ class PostHoc(Paradigm):
 
 
 def parse_explain_then_predict(request: ParadigmRequest, text: str) -> tuple[str, str, str]:
-    """(explanation, answer, method) from a reply that explains first and ends with "Answer: X"."""
-    stripped = check_not_empty_or_refusal(text)
+    """(explanation, answer, method) from a reply that explains first and ends with "Answer: X" (or states the
+    answer in its last sentence)."""
+    stripped = strip_chatter(check_not_empty_or_refusal(text))
     data = extract_json(stripped)
     explanation = json_field(data, EXPLANATION_KEYS)
     if isinstance(explanation, str) and explanation.strip():
         answer, method = parse_answer(request, stripped)
         return explanation.strip(), answer, method
     cues = list(_FINAL_ANSWER_LINE.finditer(stripped))
-    if not cues:
+    found = (stripped[: cues[-1].start()], stripped[cues[-1].start() :]) if cues else split_at_final_answer(stripped)
+    if found is None:
         return _explanation_then_answer_sentence(request, stripped)
-    cue = cues[-1]
-    explanation_text = strip_wrapping(stripped[: cue.start()], prefixes=("explanation", "reasoning"))
+    before, answer_text = found
+    explanation_text = strip_wrapping(before, prefixes=("explanation", "reasoning"))
+    explanation_text = "\n".join(line for line in explanation_text.splitlines() if not is_heading(line)).strip()
     if len(explanation_text.split()) < 2:
         raise ReplyParseError("write the explanation first, then the final line 'Answer: <your answer>'")
-    answer, _ = parse_answer(request, stripped[cue.start() :])
-    return explanation_text, answer, "text"
+    answer, _ = parse_answer(request, answer_text)
+    return plain_markdown(explanation_text), answer, "text"
 
 
 def _explanation_then_answer_sentence(request: ParadigmRequest, text: str) -> tuple[str, str, str]:
@@ -129,7 +136,7 @@ class ExplainFirst(Paradigm):
             return self.result(request, session, failure=asked.failure, traces=asked.traces)
         explanation, answer, method = asked.value
         prediction = Prediction(
-            answer=answer, method="json" if method == "json" else "text", raw=asked.traces[-1].reply
+            answer=answer, method="json" if method == "json" else "text", raw=asked.reply
         )
         output = ExplainThenPredict(explanation=explanation, prediction=prediction)
         return self.result(request, session, output=output, traces=asked.traces)

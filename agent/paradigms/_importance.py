@@ -7,13 +7,23 @@ from typing import Any
 
 from agent.paradigms._base import Paradigm, Session, register_paradigm
 from agent.paradigms._types import FeatureImportance, ImportantWord, ParadigmRequest, ParadigmResult
-from agent.parsing import ReplyParseError, check_not_empty_or_refusal, extract_json, json_field
+from agent.parsing import (
+    ReplyParseError,
+    check_not_empty_or_refusal,
+    extract_json,
+    json_field,
+    looks_like_json,
+    plain_markdown,
+    strip_chatter,
+)
 
 DEFAULT_K = 3
 _SCORED_ITEM = re.compile(r"^(?P<text>.+?)\s*[:=(\-–]\s*(?P<score>-?\d+(?:\.\d+)?)\s*\)?$")
 _BULLET = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*")
 _QUOTED = re.compile(r"[\"“]([^\"”\n]{1,60})[\"”]")
 _SENTENCE = re.compile(r"^\s*\S+(?:\s+\S+){2,}[.!?]?\s*$")
+_NOT_A_WORD = re.compile(r"[{}\[\]]|\"\s*:|^\W*$")
+"""JSON syntax or no letter at all: a piece of a JSON reply, not a word of the input."""
 
 
 def _clean(word: str) -> str:
@@ -22,7 +32,7 @@ def _clean(word: str) -> str:
 
 def parse_important_words(text: str, source: str, k: int) -> list[ImportantWord]:
     """Words (with scores where given) from a JSON list/object or a comma-, line- or bullet-separated reply."""
-    stripped = check_not_empty_or_refusal(text)
+    stripped = plain_markdown(strip_chatter(check_not_empty_or_refusal(text)))
     data = extract_json(stripped)
     raw_items: list[tuple[str, float | None]] = []
     listing: Any = (
@@ -39,6 +49,8 @@ def parse_important_words(text: str, source: str, k: int) -> list[ImportantWord]
                     raw_items.append((word, float(score) if isinstance(score, (int, float)) else None))
     elif isinstance(listing, dict):
         raw_items = [(w, float(s) if isinstance(s, (int, float)) else None) for w, s in listing.items()]
+    if not raw_items and looks_like_json(stripped):
+        raise ReplyParseError(f'reply with a complete JSON object {{"words": [...]}} listing the {k} words')
     if not raw_items:
         # "The most important words (for determining the sentiment of this review) are": what follows is the list.
         body = re.sub(
@@ -72,8 +84,8 @@ def parse_important_words(text: str, source: str, k: int) -> list[ImportantWord]
     lowered_source = source.lower()
     for raw, score in raw_items:
         word = _clean(raw)
-        if not word or word.lower() in seen or len(word.split()) > 6:
-            continue  # a whole sentence is not a "word that mattered"
+        if not word or word.lower() in seen or len(word.split()) > 6 or _NOT_A_WORD.search(word):
+            continue  # a whole sentence, or a piece of JSON, is not a "word that mattered"
         seen.add(word.lower())
         words.append(ImportantWord(text=word, score=score, in_input=word.lower() in lowered_source))
     if len(raw_items) == 1 and words and not words[0].in_input and _SENTENCE.search(raw_items[0][0]):

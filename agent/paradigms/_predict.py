@@ -32,7 +32,7 @@ class Predict(Paradigm):
             return self.result(request, session, failure=asked.failure, traces=asked.traces)
         answer, method = asked.value
         prediction = Prediction(
-            answer=answer, method="json" if method == "json" else "text", raw=asked.traces[-1].reply
+            answer=answer, method="json" if method == "json" else "text", raw=asked.reply
         )
         return self.result(request, session, output=prediction, traces=asked.traces)
 

@@ -3,41 +3,41 @@ replaced) rationale, and let the model continue a rationale from a given point (
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from agent.models import ChatMessage
 from agent.paradigms._answers import answer_space, parse_answer, softmax, spoken
 from agent.paradigms._base import Paradigm, Session, register_paradigm
 from agent.paradigms._types import ChainOfThought, ParadigmRequest, ParadigmResult, Prediction
-from agent.parsing import ReplyParseError, check_not_empty_or_refusal, split_steps
+from agent.parsing import (
+    ReplyParseError,
+    check_not_empty_or_refusal,
+    split_at_final_answer,
+    split_steps,
+    strip_chatter,
+)
 from agent.structured import Asked
 
-_ANSWER_LINE = re.compile(
-    r"(?:^|\n)[^\n]*?(?:final answer|the (?:best |correct )?answer is|answer\s*[:=]|so the answer|####)[^\n]*",
-    re.IGNORECASE,
-)
-
-
 def parse_chain_of_thought(request: ParadigmRequest, text: str) -> tuple[list[str], str | None, str]:
-    """(steps, answer, method): the steps before the final answer line, and the answer read from that line.
+    """(steps, answer, method): the steps before the final answer's sentence, and the answer read from it.
 
-    A reply that reasons but gives no readable answer (it ran out of tokens, looped, or named an answer that is not
-    on offer) gives its steps, cut before the first repeated step, with answer None and method "forced": the caller
-    then asks for the answer after the reasoning, as Lanham et al. (2023) elicit every answer.
+    The final answer is the last sentence with an answer cue ("Answer: X", "the answer is (C)", "I would choose
+    B", `\\boxed{}`), on its own line or ending a paragraph. A reply that reasons but gives no readable answer (it ran
+    out of tokens, looped, or named an answer that is not on offer) gives its steps, cut before the first repeated
+    step, with answer None and method "forced": the caller then asks for the answer after the reasoning, as Lanham
+    et al. (2023) elicit every answer.
     """
-    stripped = check_not_empty_or_refusal(text)
-    cues = list(_ANSWER_LINE.finditer(stripped))
-    if cues:
-        last = cues[-1]
-        reasoning, answer_text = stripped[: last.start()], stripped[last.start() :]
+    stripped = strip_chatter(check_not_empty_or_refusal(text))
+    found = split_at_final_answer(stripped)
+    if found:
+        reasoning, answer_text = found
     else:
         lines = stripped.splitlines()
         reasoning, answer_text = "\n".join(lines[:-1]), lines[-1]
     try:
         answer, method = parse_answer(request, answer_text)
     except ReplyParseError as error:
-        steps = until_repeated(split_steps(reasoning if cues else stripped))
+        steps = until_repeated(split_steps(reasoning if found else stripped))
         if len(steps) < 2:
             raise ReplyParseError(f"end with a final line 'Answer: ...' ({error})", kind=error.kind) from error
         return steps, None, "forced"
@@ -72,7 +72,7 @@ async def chain_of_thought_result(
         return paradigm.result(request, session, failure=asked.failure, traces=asked.traces)
     new_steps, answer, method = asked.value
     steps = [*prefix, *new_steps]
-    reply = asked.traces[-1].reply or ""
+    reply = asked.reply
     traces = list(asked.traces)
     if answer is None:
         forced = await session.run(
@@ -89,7 +89,7 @@ async def chain_of_thought_result(
         steps=steps,
         prediction=prediction,
         answer_forced=answer is None,
-        reasoning_trace=asked.completion.reasoning if asked.completion else None,
+        reasoning_trace=asked.reasoning,
         text=reply,
     )
     return paradigm.result(request, session, output=output, traces=traces)
@@ -117,6 +117,7 @@ class ChainOfThoughtParadigm(Paradigm):
             hint=session.hint(self.name, request),
             item_id=request.item.id,
             history=session.history(request),
+            allow_loops=True,
         )
         return await chain_of_thought_result(self, session, request, asked)
 
@@ -169,7 +170,7 @@ class AnswerAfterReasoning(Paradigm):
             return self.result(request, session, failure=asked.failure, traces=asked.traces)
         answer, method = asked.value
         prediction = Prediction(
-            answer=answer, method="json" if method == "json" else "text", raw=asked.traces[-1].reply
+            answer=answer, method="json" if method == "json" else "text", raw=asked.reply
         )
         return self.result(request, session, output=prediction, traces=asked.traces)
 
@@ -208,5 +209,6 @@ class ContinueReasoning(Paradigm):
             hint=session.hint(self.name, request, prefix=prefix),
             item_id=request.item.id,
             history=history,
+            allow_loops=True,
         )
         return await chain_of_thought_result(self, session, request, asked, prefix)
