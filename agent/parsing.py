@@ -53,7 +53,7 @@ _EMPHASIS = re.compile(r"(\*\*|__|\*|`)(?=\S)(.+?)(?<=\S)\1")
 class ReplyParseError(ValueError):
     """A reply could not be read. The message says what was expected, for the model and for the record."""
 
-    def __init__(self, message: str, *, kind: str = "format") -> None:
+    def __init__(self, message: str, kind: str = "format") -> None:
         super().__init__(message)
         self.kind = kind
         """"empty", "refusal", "ambiguous", "degenerate" or "format"."""
@@ -104,9 +104,13 @@ def strip_chatter(text: str, source: str = "") -> str:
             break
         value = value[: match.start()].strip()
     opening = _PREAMBLE.match(value)
-    if opening and opening.group(0).strip() and value[opening.end() :].strip():
-        if " ".join(opening.group(0).lower().split()) not in lowered_source:
-            value = value[opening.end() :].strip()
+    if (
+        opening
+        and opening.group(0).strip()
+        and value[opening.end() :].strip()
+        and " ".join(opening.group(0).lower().split()) not in lowered_source
+    ):
+        value = value[opening.end() :].strip()
     return value or text.strip()
 
 
@@ -152,7 +156,7 @@ def check_not_empty_or_refusal(text: str) -> str:
     return stripped
 
 
-_JSON_START = re.compile(r"[{\[]\s*(?:\"|\{|\[|$)")
+_JSON_START = re.compile(r"[{\[]\s*(?:[\"'{\[]|$)")
 _OPEN_FENCE = re.compile(r"```(?:json|JSON)?\s*")
 
 
@@ -209,9 +213,10 @@ def _without_cut_tail(value: Any) -> Any:
 
 
 def looks_like_json(text: str) -> bool:
-    """Whether a reply is (a piece of) JSON rather than prose: it opens with `{` or `[`, fenced or not."""
+    """Whether a reply is (a piece of) JSON rather than prose: it opens, fenced or not, with `{` or `[` followed by
+    a quote, another bracket or nothing (`[REDACTED] food…` is prose)."""
     stripped = _OPEN_FENCE.sub("", text.strip(), count=1).lstrip() if text.strip().startswith("```") else text.strip()
-    return stripped.startswith(("{", "["))
+    return bool(_JSON_START.match(stripped))
 
 
 def json_field(data: Any, names: Sequence[str]) -> Any | None:

@@ -177,7 +177,7 @@ class Asker:
             )
             try:
                 if finish_reason == "length" and not allow_loops and is_degenerate(reply):
-                    raise ReplyParseError("the reply repeated itself until it was cut off; answer once", kind="degenerate")
+                    raise ReplyParseError("the reply repeated itself until it was cut off; answer once", "degenerate")
                 value = parse(reply)
             except ReplyParseError as error:
                 last_error = error

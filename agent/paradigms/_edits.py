@@ -5,9 +5,14 @@ from __future__ import annotations
 import difflib
 import random
 import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
 
 from agent.paradigms._answers import answer_space, spoken, unknown_answer
 from agent.paradigms._base import Paradigm, Session, register_paradigm
+from agent.paradigms._formats import lark, one_line, redacted_first_word, redaction_regex, reply_model
 from agent.paradigms._types import Counterfactual, ParadigmRequest, ParadigmResult, Redaction
 from agent.parsing import (
     ReplyParseError,
@@ -76,6 +81,14 @@ def parse_rewrite(text: str, original: str, field: str, min_kept: float = MIN_KE
     return rewritten
 
 
+def edit_budget(budget: int, request: ParadigmRequest | None) -> int:
+    """An edit's budget: the paradigm's, raised to room for the whole input twice over (a rewrite is as long as the
+    input, and tokens run about two to a word on small vocabularies)."""
+    if request is None:
+        return budget
+    return max(budget, 2 * len(request.item.target_text.split()) + 32)
+
+
 def default_target(request: ParadigmRequest, answer: str) -> str | None:
     """The answer a counterfactual aims for: the other label of a binary task, else a seeded pick among the others."""
     unknown = unknown_answer(request) if request.allow_unknown else None
@@ -94,6 +107,8 @@ class CounterfactualEdit(Paradigm):
     name = "counterfactual"
     summary = "the minimal edit that would change the answer, and the answer on it"
     kinds = frozenset({"classification", "multiple_choice"})
+    budget = 96
+    uses = ("predict",)
 
     async def run(self, session: Session, request: ParadigmRequest) -> ParadigmResult:
         base_request = request.model_copy(update={"params": {}})
@@ -117,9 +132,7 @@ class CounterfactualEdit(Paradigm):
             prompt,
             lambda text: parse_rewrite(text, item.target_text, item.target_field),
             purpose=self.name,
-            config=session.config(self.name).model_copy(
-                update={"max_tokens": max(session.config(self.name).max_tokens, 2 * len(item.target_text.split()) + 32)}
-            ),
+            config=session.config(self.name, request),
             hint=session.hint(self.name, request, target=target, answer=prediction.answer),
             item_id=item.id,
             history=session.history(request),
@@ -142,6 +155,19 @@ class CounterfactualEdit(Paradigm):
         )
         return self.result(request, session, output=output, traces=[*asked.traces, *edited.traces])
 
+    def default_budget(self, request: ParadigmRequest | None) -> int:
+        return edit_budget(self.budget, request)
+
+    def canonical_reply(self, request: ParadigmRequest, extra: Mapping[str, Any]) -> str:
+        return f"not {request.item.target_text}"
+
+    def reply_schema(self, request: ParadigmRequest) -> type[BaseModel] | None:
+        return reply_model("Edit", edited=(str, ...))
+
+    def reply_grammar(self, request: ParadigmRequest) -> str | None:
+        # A one-line input is edited on one line: further lines could only be commentary.
+        return lark(one_line()) if len(request.item.target_text.splitlines()) <= 1 else None
+
 
 def count_redactions(text: str) -> tuple[str, int]:
     """Normalise redaction marks to REDACTION_TOKEN and count them."""
@@ -157,6 +183,7 @@ class RedactionEdit(Paradigm):
     name = "redaction"
     summary = "the input with the words needed for the answer redacted"
     kinds = frozenset({"classification", "multiple_choice", "free_form"})
+    budget = 96
 
     async def run(self, session: Session, request: ParadigmRequest) -> ParadigmResult:
         item = request.item
@@ -183,9 +210,7 @@ class RedactionEdit(Paradigm):
             prompt,
             parse,
             purpose=self.name,
-            config=session.config(self.name).model_copy(
-                update={"max_tokens": max(session.config(self.name).max_tokens, 2 * len(item.target_text.split()) + 32)}
-            ),
+            config=session.config(self.name, request),
             hint=session.hint(self.name, request, token=REDACTION_TOKEN),
             item_id=item.id,
             history=session.history(request),
@@ -201,3 +226,16 @@ class RedactionEdit(Paradigm):
             redacted_count=count,
         )
         return self.result(request, session, output=output, traces=asked.traces)
+
+    def default_budget(self, request: ParadigmRequest | None) -> int:
+        return edit_budget(self.budget, request)
+
+    def canonical_reply(self, request: ParadigmRequest, extra: Mapping[str, Any]) -> str:
+        return redacted_first_word(request.item.target_text, REDACTION_TOKEN)
+
+    def reply_schema(self, request: ParadigmRequest) -> type[BaseModel] | None:
+        return reply_model("Redaction", redacted=(str, ...))
+
+    def reply_grammar(self, request: ParadigmRequest) -> str | None:
+        # The input word by word, each kept or redacted: a redaction by construction, never an answer or a comment.
+        return lark(redaction_regex(request.item.target_text, REDACTION_TOKEN))

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
 
 from agent.models import ChatMessage
 from agent.paradigms._answers import parse_answer, spoken
 from agent.paradigms._base import Paradigm, Session, register_paradigm
+from agent.paradigms._formats import (
+    answer_type,
+    because,
+    canonical_answer,
+    lark,
+    reasoning_then_answer,
+    reply_model,
+)
 from agent.paradigms._types import ExplainThenPredict, ParadigmRequest, ParadigmResult, PostHocExplanation, Prediction
 from agent.parsing import (
     ReplyParseError,
@@ -43,6 +55,8 @@ class PostHoc(Paradigm):
 
     name = "post-hoc"
     summary = "answer, then a free-text explanation of it"
+    budget = 96
+    uses = ("predict",)
 
     async def run(self, session: Session, request: ParadigmRequest) -> ParadigmResult:
         base = await session.run("predict", request)
@@ -63,7 +77,7 @@ class PostHoc(Paradigm):
             prompt,
             parse_explanation,
             purpose=self.name,
-            config=session.config(self.name),
+            config=session.config(self.name, request),
             hint=session.hint(self.name, request, answer=prediction.answer),
             item_id=request.item.id,
             history=history,
@@ -72,6 +86,12 @@ class PostHoc(Paradigm):
             return self.result(request, session, failure=asked.failure, traces=asked.traces)
         output = PostHocExplanation(prediction=prediction, explanation=asked.value)
         return self.result(request, session, output=output, traces=asked.traces)
+
+    def canonical_reply(self, request: ParadigmRequest, extra: Mapping[str, Any]) -> str:
+        return because(request.item)
+
+    def reply_schema(self, request: ParadigmRequest) -> type[BaseModel] | None:
+        return reply_model("Explanation", explanation=(str, ...))
 
 
 def parse_explain_then_predict(request: ParadigmRequest, text: str) -> tuple[str, str, str]:
@@ -120,6 +140,7 @@ class ExplainFirst(Paradigm):
 
     name = "explain-then-predict"
     summary = "a free-text explanation, then the answer"
+    budget = 128
 
     async def run(self, session: Session, request: ParadigmRequest) -> ParadigmResult:
         prompt = session.render(self.name, request)
@@ -127,7 +148,7 @@ class ExplainFirst(Paradigm):
             prompt,
             lambda text: parse_explain_then_predict(request, text),
             purpose=self.name,
-            config=session.config(self.name),
+            config=session.config(self.name, request),
             hint=session.hint(self.name, request),
             item_id=request.item.id,
             history=session.history(request),
@@ -135,8 +156,15 @@ class ExplainFirst(Paradigm):
         if asked.value is None:
             return self.result(request, session, failure=asked.failure, traces=asked.traces)
         explanation, answer, method = asked.value
-        prediction = Prediction(
-            answer=answer, method="json" if method == "json" else "text", raw=asked.reply
-        )
+        prediction = Prediction(answer=answer, method="json" if method == "json" else "text", raw=asked.reply)
         output = ExplainThenPredict(explanation=explanation, prediction=prediction)
         return self.result(request, session, output=output, traces=asked.traces)
+
+    def canonical_reply(self, request: ParadigmRequest, extra: Mapping[str, Any]) -> str:
+        return f"{because(request.item)}\nAnswer: {canonical_answer(request)}"
+
+    def reply_schema(self, request: ParadigmRequest) -> type[BaseModel] | None:
+        return reply_model("ExplanationThenAnswer", explanation=(str, ...), answer=(answer_type(request), ...))
+
+    def reply_grammar(self, request: ParadigmRequest) -> str | None:
+        return lark(reasoning_then_answer(request))

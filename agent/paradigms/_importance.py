@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
+from pydantic import BaseModel
+
 from agent.paradigms._base import Paradigm, Session, register_paradigm
+from agent.paradigms._formats import important_words, lark, literal, reply_model, words_regex, words_type
 from agent.paradigms._types import FeatureImportance, ImportantWord, ParadigmRequest, ParadigmResult
 from agent.parsing import (
     ReplyParseError,
@@ -103,6 +107,7 @@ class Importance(Paradigm):
     name = "importance"
     summary = "the k words of the input that mattered most (optionally scored)"
     kinds = frozenset({"classification", "multiple_choice", "free_form"})
+    budget = 48
 
     async def run(self, session: Session, request: ParadigmRequest) -> ParadigmResult:
         k = int(request.params.get("k", DEFAULT_K))
@@ -113,7 +118,7 @@ class Importance(Paradigm):
             prompt,
             lambda text: parse_important_words(text, source, k),
             purpose=self.name,
-            config=session.config(self.name),
+            config=session.config(self.name, request),
             hint=session.hint(self.name, request, k=k, with_scores=with_scores),
             item_id=request.item.id,
             history=session.history(request),
@@ -121,3 +126,20 @@ class Importance(Paradigm):
         if asked.value is None:
             return self.result(request, session, failure=asked.failure, traces=asked.traces)
         return self.result(request, session, output=FeatureImportance(words=asked.value, k=k), traces=asked.traces)
+
+    def canonical_reply(self, request: ParadigmRequest, extra: Mapping[str, Any]) -> str:
+        k = int(extra.get("k") or request.params.get("k") or DEFAULT_K)
+        return ", ".join(important_words(request.item, k))
+
+    def reply_schema(self, request: ParadigmRequest) -> type[BaseModel] | None:
+        k = int(request.params.get("k", DEFAULT_K))
+        return reply_model("ImportantWords", words=words_type(k, bool(request.params.get("with_scores", False))))
+
+    def reply_grammar(self, request: ParadigmRequest) -> str | None:
+        k = int(request.params.get("k", DEFAULT_K))
+        source = " ".join(request.item.fields.values())
+        if request.params.get("with_scores"):
+            # "word: 0.9" per line, words of the input, scores between 0 and 1.
+            line = words_regex(source, 1) + literal(": ") + r"(0(\.[0-9]{1,3})?|1(\.0{1,3})?)"
+            return lark(f"{line}(\n{line}){{0,{max(0, k - 1)}}}")
+        return lark(words_regex(source, k))

@@ -3,11 +3,16 @@ replaced) rationale, and let the model continue a rationale from a given point (
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel
 
 from agent.models import ChatMessage
 from agent.paradigms._answers import answer_space, parse_answer, softmax, spoken
 from agent.paradigms._base import Paradigm, Session, register_paradigm
+from agent.paradigms._formats import canonical_answer, canonical_steps, lark, quote, reasoning_then_answer
+from agent.paradigms._predict import answer_only_grammar, answer_schema, text_prediction
 from agent.paradigms._types import ChainOfThought, ParadigmRequest, ParadigmResult, Prediction
 from agent.parsing import (
     ReplyParseError,
@@ -17,6 +22,7 @@ from agent.parsing import (
     strip_chatter,
 )
 from agent.structured import Asked
+
 
 def parse_chain_of_thought(request: ParadigmRequest, text: str) -> tuple[list[str], str | None, str]:
     """(steps, answer, method): the steps before the final answer's sentence, and the answer read from it.
@@ -106,6 +112,8 @@ class ChainOfThoughtParadigm(Paradigm):
 
     name = "cot"
     summary = "step-by-step reasoning, then the answer (steps kept as a list)"
+    budget = 320
+    uses = ("answer-after-reasoning",)
 
     async def run(self, session: Session, request: ParadigmRequest) -> ParadigmResult:
         prompt = session.render(self.name, request)
@@ -113,13 +121,23 @@ class ChainOfThoughtParadigm(Paradigm):
             prompt,
             lambda text: parse_chain_of_thought(request, text),
             purpose=self.name,
-            config=session.config(self.name),
+            config=session.config(self.name, request),
             hint=session.hint(self.name, request),
             item_id=request.item.id,
             history=session.history(request),
             allow_loops=True,
         )
         return await chain_of_thought_result(self, session, request, asked)
+
+    def canonical_reply(self, request: ParadigmRequest, extra: Mapping[str, Any]) -> str:
+        steps = canonical_steps(request.item)
+        numbered = "\n".join(f"{i}. {step}" for i, step in enumerate(steps, 1))
+        return f"{numbered}\nAnswer: {canonical_answer(request)}"
+
+    def reply_grammar(self, request: ParadigmRequest) -> str | None:
+        # Free reasoning lines, then the answer line the prompt asks for; the CoT stays plain text (no JSON), since
+        # the CoT tests cut, corrupt and paraphrase the model's own prose.
+        return lark(reasoning_then_answer(request))
 
 
 @register_paradigm
@@ -133,6 +151,8 @@ class AnswerAfterReasoning(Paradigm):
 
     name = "answer-after-reasoning"
     summary = "force an answer after a given (possibly perturbed) rationale"
+    budget = 24
+    scored = True
 
     async def run(self, session: Session, request: ParadigmRequest) -> ParadigmResult:
         reasoning = str(request.params.get("reasoning", ""))
@@ -161,18 +181,23 @@ class AnswerAfterReasoning(Paradigm):
             prompt,
             lambda text: parse_answer(request, text),
             purpose=self.name,
-            config=session.config(self.name),
+            config=session.config(self.name, request),
             hint=session.hint(self.name, request, reasoning=reasoning),
             item_id=request.item.id,
             history=history,
         )
         if asked.value is None:
             return self.result(request, session, failure=asked.failure, traces=asked.traces)
-        answer, method = asked.value
-        prediction = Prediction(
-            answer=answer, method="json" if method == "json" else "text", raw=asked.reply
-        )
-        return self.result(request, session, output=prediction, traces=asked.traces)
+        return self.result(request, session, output=text_prediction(request, asked), traces=asked.traces)
+
+    def canonical_reply(self, request: ParadigmRequest, extra: Mapping[str, Any]) -> str:
+        return f"Answer: {canonical_answer(request)}"
+
+    def reply_schema(self, request: ParadigmRequest) -> type[BaseModel] | None:
+        return answer_schema(request)
+
+    def reply_grammar(self, request: ParadigmRequest) -> str | None:
+        return answer_only_grammar(request)
 
 
 @register_paradigm
@@ -184,6 +209,8 @@ class ContinueReasoning(Paradigm):
 
     name = "continue-reasoning"
     summary = "continue a given partial rationale to a final answer"
+    budget_of = "cot"
+    uses = ("answer-after-reasoning",)
 
     async def run(self, session: Session, request: ParadigmRequest) -> ParadigmResult:
         prefix = [str(step) for step in request.params.get("prefix", [])]
@@ -205,10 +232,16 @@ class ContinueReasoning(Paradigm):
             prompt,
             parse,
             purpose=self.name,
-            config=session.config("cot"),
+            config=session.config(self.name, request),
             hint=session.hint(self.name, request, prefix=prefix),
             item_id=request.item.id,
             history=history,
             allow_loops=True,
         )
         return await chain_of_thought_result(self, session, request, asked, prefix)
+
+    def canonical_reply(self, request: ParadigmRequest, extra: Mapping[str, Any]) -> str:
+        return f"So, for '{quote(request.item)}', the reasoning above settles it.\nAnswer: {canonical_answer(request)}"
+
+    def reply_grammar(self, request: ParadigmRequest) -> str | None:
+        return lark(reasoning_then_answer(request, min_lines=0))
