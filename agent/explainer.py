@@ -90,7 +90,7 @@ class Explainer:
             if schema is not None and capabilities.structured_output:
                 fields.update(reply_schema=json_schema_text(schema), reply_name=paradigm.replace("-", "_"))
             elif not json_mode and capabilities.grammar:
-                fields["reply_grammar"] = spec.reply_grammar(request)
+                fields.update(reply_grammar=spec.reply_grammar(request), reply_ending=spec.reply_ending(request))
         if spec is not None and spec.scored and not self.use_scores and capabilities.logprobs:
             fields.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
         return GenerateConfig(

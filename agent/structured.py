@@ -7,6 +7,7 @@ a reply it cannot read.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -115,6 +116,16 @@ def visible_reply(completion: Completion) -> tuple[str, str | None]:
 TraceSink = Callable[[CallTrace], None]
 
 
+def recorded_config(config: GenerateConfig) -> dict[str, Any]:
+    """The output-relevant settings as a record keeps them: a reply grammar (as long as the input, for redactions)
+    by its hash, since the paradigm and the request it is built from are in the same record."""
+    fields = config.cache_fields()
+    for name in ("reply_grammar", "reply_ending"):
+        if fields.get(name):
+            fields[name] = "sha256:" + hashlib.sha256(fields[name].encode()).hexdigest()[:16]
+    return fields
+
+
 @dataclass
 class Asker:
     """Sends prompts to one model in one role and reads the replies."""
@@ -166,7 +177,7 @@ class Asker:
                 template=prompt.template,
                 template_hash=prompt.template_hash,
                 messages=list(messages),
-                config=config.cache_fields(),
+                config=recorded_config(config),
                 reply=completion.text,
                 reasoning=reasoning,
                 finish_reason=finish_reason,

@@ -58,6 +58,9 @@ class GenerateConfig(BaseModel):
     """A name for the reply schema (structured-output requests carry one)."""
     reply_grammar: str | None = None
     """A Lark grammar the reply must match, for backends that declare `grammar` (constrained decoding)."""
+    reply_ending: str | None = None
+    """With a grammar, a Lark grammar of what the reply must end with (e.g. its answer line): a model that would stop
+    before its grammar is complete goes on, on a new line, with this."""
     sample_id: int = 0
     """Part of the cache key and nothing else: a different value asks for a fresh sample on purpose."""
 
@@ -71,7 +74,7 @@ class GenerateConfig(BaseModel):
         """The fields that can change what the backend returns (reply formats only when one is set, so that
         requests without one keep the keys they always had)."""
         fields = self.model_dump(exclude={"timeout", "max_retries"})
-        for name in ("reply_schema", "reply_name", "reply_grammar"):
+        for name in ("reply_schema", "reply_name", "reply_grammar", "reply_ending"):
             if fields[name] is None:
                 del fields[name]
         return fields

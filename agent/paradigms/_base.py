@@ -99,6 +99,11 @@ class Paradigm(ABC):
         """A Lark grammar of the plain-text reply the prompt asks for, for constrained decoding (None: free text)."""
         return None
 
+    def reply_ending(self, request: ParadigmRequest) -> str | None:
+        """With a grammar, the grammar of what the reply must end with (its answer line), where a model that would
+        stop early goes on (None: it may stop wherever the grammar lets it)."""
+        return None
+
     def supports(self, kind: TaskKind) -> bool:
         """Whether this paradigm applies to a task framing."""
         return kind in self.kinds

@@ -12,6 +12,7 @@ from agent.models import ChatMessage
 from agent.paradigms._answers import parse_answer, spoken
 from agent.paradigms._base import Paradigm, Session, register_paradigm
 from agent.paradigms._formats import (
+    answer_line_regex,
     answer_type,
     because,
     canonical_answer,
@@ -168,3 +169,6 @@ class ExplainFirst(Paradigm):
 
     def reply_grammar(self, request: ParadigmRequest) -> str | None:
         return lark(reasoning_then_answer(request))
+
+    def reply_ending(self, request: ParadigmRequest) -> str | None:
+        return lark(answer_line_regex(request))

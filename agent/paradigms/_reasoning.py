@@ -11,7 +11,14 @@ from pydantic import BaseModel
 from agent.models import ChatMessage
 from agent.paradigms._answers import answer_space, parse_answer, softmax, spoken
 from agent.paradigms._base import Paradigm, Session, register_paradigm
-from agent.paradigms._formats import canonical_answer, canonical_steps, lark, quote, reasoning_then_answer
+from agent.paradigms._formats import (
+    answer_line_regex,
+    canonical_answer,
+    canonical_steps,
+    lark,
+    quote,
+    reasoning_then_answer,
+)
 from agent.paradigms._predict import answer_only_grammar, answer_schema, text_prediction
 from agent.paradigms._types import ChainOfThought, ParadigmRequest, ParadigmResult, Prediction
 from agent.parsing import (
@@ -139,6 +146,9 @@ class ChainOfThoughtParadigm(Paradigm):
         # the CoT tests cut, corrupt and paraphrase the model's own prose.
         return lark(reasoning_then_answer(request))
 
+    def reply_ending(self, request: ParadigmRequest) -> str | None:
+        return lark(answer_line_regex(request))
+
 
 @register_paradigm
 class AnswerAfterReasoning(Paradigm):
@@ -245,3 +255,6 @@ class ContinueReasoning(Paradigm):
 
     def reply_grammar(self, request: ParadigmRequest) -> str | None:
         return lark(reasoning_then_answer(request, min_lines=0))
+
+    def reply_ending(self, request: ParadigmRequest) -> str | None:
+        return lark(answer_line_regex(request))
