@@ -133,6 +133,12 @@ def is_heading(line: str) -> bool:
     return bool(_HEADING.match(line)) and len(line.split()) <= 6
 
 
+def clean_reply(text: str) -> str:
+    """A reply as a reader would quote it: without a chatty opening or sign-off, heading lines and emphasis marks."""
+    lines = [line for line in strip_chatter(text).splitlines() if not is_heading(line)]
+    return plain_markdown("\n".join(lines)).strip()
+
+
 def is_degenerate(text: str) -> bool:
     """A loop: the same line or sentence three times or more, or a tail that keeps repeating itself."""
     pieces = [" ".join(p.lower().split()) for p in re.split(r"\n+|(?<=[.!?])\s+", text) if p.strip()]
@@ -437,7 +443,7 @@ def split_steps(text: str) -> list[str]:
     if len(lines) > 1:
         steps = [plain_markdown(numbered.sub("", line).strip() or line).strip() for line in lines]
         return [step for step in steps if step]
-    sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z0-9])", " ".join(lines))
+    sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z0-9(\"“'])", " ".join(lines))
     return [plain_markdown(s).strip() for s in sentences if s.strip()]
 
 
@@ -449,7 +455,9 @@ def strip_wrapping(text: str, prefixes: Sequence[str] = (), source: str = "") ->
     if fenced:
         value = fenced.group(1).strip()
     for prefix in prefixes:
-        match = re.match(r"^\s*(?:\*\*)?" + re.escape(prefix) + r"(?:\*\*)?\s*:\s*", value, re.IGNORECASE)
+        match = re.match(
+            r"^\s*(?:\*\*|__)?" + re.escape(prefix) + r"(?:\*\*|__)?\s*:(?:\*\*|__)?\s*", value, re.IGNORECASE
+        )
         if match:
             value = value[match.end() :]
             break

@@ -24,6 +24,7 @@ from agent.paradigms._types import ChainOfThought, ParadigmRequest, ParadigmResu
 from agent.parsing import (
     ReplyParseError,
     check_not_empty_or_refusal,
+    clean_reply,
     split_at_final_answer,
     split_steps,
     strip_chatter,
@@ -103,7 +104,7 @@ async def chain_of_thought_result(
         prediction=prediction,
         answer_forced=answer is None,
         reasoning_trace=asked.reasoning,
-        text=reply,
+        text=clean_reply(reply),
     )
     return paradigm.result(request, session, output=output, traces=traces)
 
