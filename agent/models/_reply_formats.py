@@ -17,46 +17,63 @@ log = logging.getLogger("faithcheck.models.formats")
 class ReplyFormats:
     """Which reply format to ask a server for, and the ones it refused during this run.
 
-    The most precise format the config and the capabilities allow is asked first: a JSON schema
-    (`response_format={"type": "json_schema", ...}`), then JSON mode (`{"type": "json_object"}`), then none (free
-    text; the prompts ask for the same format in words). A server that answers a format with HTTP 400/422 naming
-    it is remembered: one warning, and every later request of the run goes one format down, with no repeated
-    failure.
+    The most precise format the config and the capabilities allow is asked first, then the next one down:
+
+    1. `{"type": "json_schema", "json_schema": {...}}` (OpenAI, vLLM, llama.cpp's server, SGLang);
+    2. `{"type": "json_object", "schema": {...}}` (llama-cpp-python's server, which refuses the first);
+    3. `{"type": "json_object"}` (JSON mode);
+    4. none: free text (the prompts ask for the same format in words).
+
+    A server that answers a format with an error naming it (HTTP 400/422 about the format, or any error that names
+    `response_format`; llama-cpp-python answers 500) is remembered: one warning, and every later request of the run
+    goes one format down, with no repeated failure.
     """
 
-    ORDER = ("json_schema", "json_object")
+    KINDS = ("json_schema", "json_object_schema", "json_object")
 
     def __init__(self, model: str) -> None:
         self.model = model
-        self.refused_types: set[str] = set()
+        self.refused_kinds: set[str] = set()
 
     def response_format(self, config: GenerateConfig, capabilities: Capabilities) -> dict[str, Any] | None:
         """The `response_format` field for a request, or None to send none."""
-        if config.reply_schema and capabilities.structured_output and "json_schema" not in self.refused_types:
-            return {
-                "type": "json_schema",
-                "json_schema": {
-                    "name": config.reply_name or "reply",
-                    "schema": json.loads(config.reply_schema),
-                    "strict": True,
-                },
-            }
-        if config.json_mode and capabilities.json_mode and "json_object" not in self.refused_types:
+        schema = json.loads(config.reply_schema) if config.reply_schema and capabilities.structured_output else None
+        if schema is not None and "json_schema" not in self.refused_kinds:
+            named = {"name": config.reply_name or "reply", "schema": schema, "strict": True}
+            return {"type": "json_schema", "json_schema": named}
+        if schema is not None and "json_object_schema" not in self.refused_kinds:
+            return {"type": "json_object", "schema": schema}
+        if (
+            (config.json_mode or schema is not None)
+            and capabilities.json_mode
+            and "json_object" not in self.refused_kinds
+        ):
             return {"type": "json_object"}
         return None
 
+    @staticmethod
+    def kind(sent: Any) -> str | None:
+        """Which of `KINDS` a sent `response_format` is (None for none)."""
+        if not isinstance(sent, dict):
+            return None
+        if sent.get("type") == "json_object":
+            return "json_object_schema" if "schema" in sent else "json_object"
+        return "json_schema" if sent.get("type") == "json_schema" else None
+
     def refused(self, exc: BaseException, sent: Any) -> bool:
         """Whether `exc` is the server refusing the reply format `sent`; if so, remember it (and warn once)."""
-        if not isinstance(sent, dict) or sent.get("type") not in self.ORDER:
+        kind = self.kind(sent)
+        if kind is None:
             return False
         status = getattr(exc, "status_code", None)
         message = f"{exc} {getattr(exc, 'body', '')}".lower()
-        if status not in (400, 422) or not any(
-            word in message for word in ("response_format", "json_schema", "schema", "json_object", "format")
-        ):
+        names_it = "response_format" in message or "json_schema" in message
+        about_format = any(word in message for word in ("schema", "json_object", "format", "grammar"))
+        if not (names_it or (status in (400, 422) and about_format)):
             return False
-        kind = str(sent["type"])
-        self.refused_types.add(kind)
+        if kind in self.refused_kinds:
+            return True  # refused by a request that was already in flight: warned once already
+        self.refused_kinds.add(kind)
         log.warning(
             "%s: the server refused response_format %s (%s); asking without it for the rest of the run",
             self.model,
