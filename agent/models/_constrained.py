@@ -53,9 +53,14 @@ class GrammarCompiler:
             raise ModelRequestError(model, f"the reply grammar does not compile: {matcher.get_error()[:200]}")
         return matcher
 
-    def matcher(self, grammar: str, ending: str | None, model: str) -> RowMatcher:
-        """One row's matcher for its reply grammar and the ending it must reach."""
-        return RowMatcher(self.compile(grammar, model), self.compile(ending, model) if ending else None, self)
+    def matcher(self, grammar: str, ending: str | None, model: str) -> RowMatcher | None:
+        """One row's matcher for its reply grammar and the ending it must reach; None (free text, with a warning)
+        when the grammar does not compile, so that one bad grammar costs its row the constraint, not the batch."""
+        try:
+            return RowMatcher(self.compile(grammar, model), self.compile(ending, model) if ending else None, self)
+        except ModelRequestError as error:
+            log.warning("%s; this reply is generated without it", error)
+            return None
 
 
 class RowMatcher:

@@ -73,7 +73,7 @@ def one_of(texts: Sequence[str]) -> str:
 
 def lark(regex: str) -> str:
     """A one-rule Lark grammar whose whole reply matches `regex`."""
-    return "start: /" + regex.replace("/", "\\/") + "/"
+    return "start: /" + re.sub(r"(?<!\\)/", r"\/", regex) + "/"
 
 
 def answer_regex(request: ParadigmRequest) -> str:
