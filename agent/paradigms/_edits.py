@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from agent.paradigms._answers import answer_space, spoken, unknown_answer
 from agent.paradigms._base import Paradigm, Session, register_paradigm
-from agent.paradigms._formats import lark, one_line, redacted_first_word, redaction_regex, reply_model
+from agent.paradigms._formats import edit_regex, lark, redacted_first_word, redaction_regex, reply_model
 from agent.paradigms._types import Counterfactual, ParadigmRequest, ParadigmResult, Redaction
 from agent.parsing import (
     ReplyParseError,
@@ -165,8 +165,8 @@ class CounterfactualEdit(Paradigm):
         return reply_model("Edit", edited=(str, ...))
 
     def reply_grammar(self, request: ParadigmRequest) -> str | None:
-        # A one-line input is edited on one line: further lines could only be commentary.
-        return lark(one_line()) if len(request.item.target_text.splitlines()) <= 1 else None
+        # The input word by word, each kept or changed: an edit by construction, never an answer or a comment.
+        return lark(edit_regex(request.item.target_text))
 
 
 def count_redactions(text: str) -> tuple[str, int]:

@@ -98,16 +98,18 @@ def reasoning_then_answer(request: ParadigmRequest, min_lines: int = 1) -> str:
     return f"({_LINE}\\n){{{min_lines},{MAX_STEPS}}}" + answer_line_regex(request)
 
 
-def one_line() -> str:
-    """A single line of text (an edit of a one-line input, an explanation)."""
-    return _LINE
-
-
 def words_regex(source: str, k: int) -> str:
     """1..k distinct-looking words of the input, separated by commas (the importance reply)."""
     words = sorted({w for w in re.findall(r"[\w'’-]+", source) if any(c.isalnum() for c in w)})
     word = one_of(words) if words else r"[^\n,]{1,40}"
     return f"{word}(, {word}){{0,{max(0, k - 1)}}}"
+
+
+def edit_regex(text: str) -> str:
+    """The input word by word, each word kept, or replaced by one or two other words (a minimal edit by
+    construction: no answer, no comment; a changed word may bring one inserted word, "good" -> "not good")."""
+    other = r"[^\s]{1,30}"
+    return " ".join(f"({literal(word)}|{other}( {other})?)" for word in text.split())
 
 
 def redaction_regex(text: str, token: str) -> str:
