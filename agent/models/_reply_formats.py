@@ -34,6 +34,24 @@ class ReplyFormats:
     def __init__(self, model: str) -> None:
         self.model = model
         self.refused_kinds: set[str] = set()
+        self.refused_logprobs = False
+        """The server refused token logprobs (as reasoning models on api.openai.com do): not asked again."""
+
+    def logprobs_refused(self, exc: BaseException, params: dict[str, Any]) -> bool:
+        """Whether `exc` is the server refusing the `logprobs` it was sent; if so, remember it (and warn once)."""
+        status = getattr(exc, "status_code", None)
+        message = f"{exc} {getattr(exc, 'body', '')}".lower()
+        if not params.get("logprobs") or status not in (400, 422) or "logprobs" not in message:
+            return False
+        if not self.refused_logprobs:
+            self.refused_logprobs = True
+            log.warning(
+                "%s: the server refused logprobs (%s); answers are read without probabilities for the rest of the run "
+                "(declare it with -O logprobs=false)",
+                self.model,
+                " ".join(str(exc).split())[:160],
+            )
+        return True
 
     def response_format(self, config: GenerateConfig, capabilities: Capabilities) -> dict[str, Any] | None:
         """The `response_format` field for a request, or None to send none."""

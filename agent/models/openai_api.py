@@ -168,7 +168,7 @@ class OpenAIAPI(ModelAPI):
             params["n"] = config.n
         if config.seed is not None and self._capabilities.seed:
             params["seed"] = config.seed
-        if config.logprobs and self._capabilities.logprobs:
+        if config.logprobs and self._capabilities.logprobs and not self._formats.refused_logprobs:
             params["logprobs"] = True
             if config.top_logprobs:
                 params["top_logprobs"] = config.top_logprobs
@@ -188,7 +188,8 @@ class OpenAIAPI(ModelAPI):
             try:
                 response = await self._client().chat.completions.create(**params)
             except Exception as exc:
-                if not self._formats.refused(exc, params.get("response_format")):
+                refused = self._formats.refused(exc, params.get("response_format"))
+                if not (refused or self._formats.logprobs_refused(exc, params)):
                     raise
                 continue  # asked again with the next reply format down
             break

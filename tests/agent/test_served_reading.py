@@ -58,3 +58,12 @@ async def test_structured_outputs_are_sent_and_a_refusal_is_remembered(caplog: p
                          for r in later)  # fmt: skip
     assert sum("refused response_format" in record.message for record in caplog.records) == 1
     assert run.summary("importance").n_parse_failure == 0
+
+
+async def test_a_server_that_refuses_logprobs_is_asked_without_them_for_the_rest_of_the_run() -> None:
+    served = ServedLexicon(refuse_logprobs=True)
+    run = await audit(served, json_mode=False, structured_output=False)
+    asked = [r for r in served.requests if r.get("logprobs")]
+    assert 1 <= len(asked) <= 8, "only the requests already in flight meet the refusal"
+    assert not any(v.outcome == "error" for v in run.verdicts)
+    assert run.summary("importance").figures["comprehensiveness"].value is None  # no scores: left empty
