@@ -36,8 +36,21 @@ def text_prediction(request: ParadigmRequest, asked: Asked[tuple[str, str]]) -> 
     )
 
 
+class AnswerOnly(Paradigm):
+    """The reply formats of a paradigm whose reply is the answer alone (`predict`, `answer-after-reasoning`)."""
+
+    def canonical_reply(self, request: ParadigmRequest, extra: Mapping[str, Any]) -> str:
+        return f"Answer: {canonical_answer(request)}"
+
+    def reply_schema(self, request: ParadigmRequest) -> type[BaseModel] | None:
+        return answer_schema(request)
+
+    def reply_grammar(self, request: ParadigmRequest) -> str | None:
+        return answer_only_grammar(request)
+
+
 @register_paradigm
-class Predict(Paradigm):
+class Predict(AnswerOnly):
     """Ask for the answer only."""
 
     name = "predict"
@@ -77,12 +90,3 @@ class Predict(Paradigm):
         best = max(answers, key=lambda a: distribution[a])
         prediction = Prediction(answer=best, method="score", distribution=distribution)
         return self.result(request, session, output=prediction, traces=[trace])
-
-    def canonical_reply(self, request: ParadigmRequest, extra: Mapping[str, Any]) -> str:
-        return f"Answer: {canonical_answer(request)}"
-
-    def reply_schema(self, request: ParadigmRequest) -> type[BaseModel] | None:
-        return answer_schema(request)
-
-    def reply_grammar(self, request: ParadigmRequest) -> str | None:
-        return answer_only_grammar(request)

@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel
-
 from agent.models import ChatMessage
 from agent.paradigms._answers import answer_space, parse_answer, softmax, spoken
 from agent.paradigms._base import Paradigm, Session, register_paradigm
@@ -19,7 +17,7 @@ from agent.paradigms._formats import (
     quote,
     reasoning_then_answer,
 )
-from agent.paradigms._predict import answer_only_grammar, answer_schema, text_prediction
+from agent.paradigms._predict import AnswerOnly, text_prediction
 from agent.paradigms._types import ChainOfThought, ParadigmRequest, ParadigmResult, Prediction
 from agent.parsing import (
     ReplyParseError,
@@ -152,7 +150,7 @@ class ChainOfThoughtParadigm(Paradigm):
 
 
 @register_paradigm
-class AnswerAfterReasoning(Paradigm):
+class AnswerAfterReasoning(AnswerOnly):
     """Show the model a rationale as its own earlier turn and ask for the final answer now.
 
     `params["reasoning"]` is the rationale (possibly truncated, corrupted, paraphrased or filler; empty means none).
@@ -200,15 +198,6 @@ class AnswerAfterReasoning(Paradigm):
         if asked.value is None:
             return self.result(request, session, failure=asked.failure, traces=asked.traces)
         return self.result(request, session, output=text_prediction(request, asked), traces=asked.traces)
-
-    def canonical_reply(self, request: ParadigmRequest, extra: Mapping[str, Any]) -> str:
-        return f"Answer: {canonical_answer(request)}"
-
-    def reply_schema(self, request: ParadigmRequest) -> type[BaseModel] | None:
-        return answer_schema(request)
-
-    def reply_grammar(self, request: ParadigmRequest) -> str | None:
-        return answer_only_grammar(request)
 
 
 @register_paradigm
