@@ -22,22 +22,17 @@ from agent._sync import run_sync
 from agent.items import Demonstration, Item, Task
 from agent.models import ChatMessage, GenerateConfig, Model
 from agent.paradigms import EXPLANATION_PARADIGMS, ParadigmRequest, ParadigmResult, get_paradigm
-from agent.paradigms._base import template_variables
+from agent.paradigms._answers import TOP_LOGPROBS
+from agent.paradigms._base import _PARADIGMS, default_budgets, resolve_budget, template_variables
+from agent.paradigms._formats import json_schema_text
+from agent.paradigms._hint import ParadigmHint
 from agent.prompts import PromptLibrary, RenderedPrompt
 from agent.structured import Asker, TraceSink
 
-DEFAULT_MAX_TOKENS: dict[str, int] = {
-    "predict": 24,
-    "post-hoc": 96,
-    "explain-then-predict": 128,
-    "importance": 48,
-    "counterfactual": 96,
-    "redaction": 96,
-    "cot": 320,
-    "answer-after-reasoning": 24,
-    "continue-reasoning": 320,
-}
-"""Generation budgets per paradigm: enough for the asked format, short enough to stop a weak model's rambling."""
+DEFAULT_MAX_TOKENS: dict[str, int] = default_budgets()
+"""Generation budgets per paradigm, as each paradigm declares it (`Paradigm.budget`)."""
+JSON_FREE = frozenset({"cot", "continue-reasoning"})
+"""Paradigms asked in plain text even in JSON mode: the CoT tests work on the model's own prose."""
 
 
 class Explainer:
@@ -55,14 +50,19 @@ class Explainer:
         seed: int | None = None,
         on_trace: TraceSink | None = None,
         role: str = "subject",
+        constrain: bool | None = None,
     ) -> None:
-        """`use_scores` / `json_mode`: None follows the backend's declared capabilities."""
+        """`use_scores` / `json_mode`: None follows the backend's declared capabilities. `max_tokens` overrides
+        paradigm budgets by name (see `resolve_budget`). `constrain`: send each paradigm's reply format (a JSON
+        schema in JSON mode, a grammar of the plain-text format otherwise) to backends that can enforce it."""
         self.model = model
         self.prompts = prompts or PromptLibrary()
         self.asker = Asker(model, self.prompts, role=role, reasks=reasks, on_trace=on_trace)
         self.use_scores = model.capabilities.score if use_scores is None else use_scores
         self.json_mode = model.capabilities.json_mode if json_mode is None else json_mode
-        self.max_tokens = {**DEFAULT_MAX_TOKENS, **(max_tokens or {})}
+        self.max_tokens = dict(max_tokens or {})
+        """Budget overrides by paradigm name; they win over everything else."""
+        self.constrain = True if constrain is None else constrain
         self.seed = seed
         self._memo: dict[str, asyncio.Task[ParadigmResult]] = {}
 
@@ -75,12 +75,30 @@ class Explainer:
         )
         return self.prompts.render(name, template_variables(request, json_mode, **extra))
 
-    def config(self, paradigm: str) -> GenerateConfig:
+    def config(
+        self, paradigm: str, request: ParadigmRequest | None = None, *, requested: int | None = None
+    ) -> GenerateConfig:
+        """Greedy settings for a paradigm's (or helper task's) call: its budget (`resolve_budget`: an override,
+        else `requested` or the request's `max_tokens` parameter, else the paradigm's default), its reply format
+        where the backend can enforce one, and token logprobs where its answer can be scored from them."""
+        json_mode = self.json_mode and paradigm not in JSON_FREE
+        fields: dict[str, Any] = {}
+        spec = _PARADIGMS.get(paradigm)
+        capabilities = self.model.capabilities
+        if spec is not None and request is not None and self.constrain:
+            schema = spec.reply_schema(request) if json_mode else None
+            if schema is not None and capabilities.structured_output:
+                fields.update(reply_schema=json_schema_text(schema), reply_name=paradigm.replace("-", "_"))
+            elif not json_mode and capabilities.grammar:
+                fields.update(reply_grammar=spec.reply_grammar(request), reply_ending=spec.reply_ending(request))
+        if spec is not None and spec.scored and not self.use_scores and capabilities.logprobs:
+            fields.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
         return GenerateConfig(
             temperature=0.0,
-            max_tokens=self.max_tokens.get(paradigm, 128),
+            max_tokens=resolve_budget(paradigm, request, overrides=self.max_tokens, requested=requested),
             seed=self.seed,
-            json_mode=self.json_mode and paradigm not in {"cot", "continue-reasoning"},
+            json_mode=json_mode,
+            **fields,
         )
 
     def history(self, request: ParadigmRequest) -> list[ChatMessage]:
@@ -90,8 +108,8 @@ class Explainer:
             turns.append(ChatMessage(role="assistant", content=demo.output))
         return turns
 
-    def hint(self, paradigm: str, request: ParadigmRequest, **extra: Any) -> dict[str, Any]:
-        return {"paradigm": paradigm, "request": request.model_dump(mode="json"), **extra}
+    def hint(self, paradigm: str, request: ParadigmRequest, **extra: Any) -> ParadigmHint:
+        return ParadigmHint(paradigm, request, extra)
 
     async def run(self, paradigm: str, request: ParadigmRequest) -> ParadigmResult:
         """Run a paradigm on a request; identical requests within this Explainer's life share one result."""

@@ -7,6 +7,7 @@ a reply it cannot read.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, Field
 
 from agent.models import ChatMessage, Completion, GenerateConfig, Model, RequestHint, Usage
-from agent.parsing import ReplyParseError
+from agent.parsing import ReplyParseError, is_degenerate, split_reasoning
 from agent.prompts import PromptLibrary, RenderedPrompt
 
 T = TypeVar("T")
@@ -49,7 +50,8 @@ class CallTrace(BaseModel):
     reply: str | None = None
     """The raw reply text (None for a scoring call)."""
     reasoning: str | None = None
-    """A reasoning trace returned beside the reply."""
+    """The reasoning trace: a separate field the backend returned (`reasoning_content`, `reasoning`) and any
+    `<think>` blocks taken out of the reply, in that order."""
     finish_reason: str | None = None
     scores: dict[str, float] | None = None
     """For a scoring call: continuation -> log-probability."""
@@ -72,7 +74,7 @@ class ParseFailure(BaseModel):
     error: str
     """The last parse error."""
     error_kind: str = "format"
-    """"empty", "refusal", "ambiguous" or "format"."""
+    """"empty", "refusal", "ambiguous", "degenerate" or "format"."""
     raw: str
     """The last raw reply."""
     attempts: int
@@ -93,8 +95,35 @@ class Asked(Generic[T]):
     def ok(self) -> bool:
         return self.failure is None
 
+    @property
+    def reply(self) -> str:
+        """The visible text of the last reply (reasoning blocks taken out): what was read."""
+        return visible_reply(self.completion)[0] if self.completion else ""
+
+    @property
+    def reasoning(self) -> str | None:
+        """The reasoning trace of the last reply (a separate field and inline `<think>` blocks)."""
+        return visible_reply(self.completion)[1] if self.completion else None
+
+
+def visible_reply(completion: Completion) -> tuple[str, str | None]:
+    """(the text to read, the reasoning trace): `<think>` blocks go to the trace, after a separate trace field."""
+    visible, inline = split_reasoning(completion.text)
+    traces = [t for t in (completion.reasoning, inline) if t and t.strip()]
+    return visible, "\n\n".join(traces) if traces else None
+
 
 TraceSink = Callable[[CallTrace], None]
+
+
+def recorded_config(config: GenerateConfig) -> dict[str, Any]:
+    """The output-relevant settings as a record keeps them: a reply grammar (as long as the input, for redactions)
+    by its hash, since the paradigm and the request it is built from are in the same record."""
+    fields = config.cache_fields()
+    for name in ("reply_grammar", "reply_ending"):
+        if fields.get(name):
+            fields[name] = "sha256:" + hashlib.sha256(fields[name].encode()).hexdigest()[:16]
+    return fields
 
 
 @dataclass
@@ -123,8 +152,14 @@ class Asker:
         hint: RequestHint | None = None,
         item_id: str | None = None,
         history: Sequence[ChatMessage] = (),
+        allow_loops: bool = False,
     ) -> Asked[T]:
-        """Send `history + prompt`, parse the reply, re-ask with the error shown until it parses or re-asks run out."""
+        """Send `history + prompt`, parse the reply, re-ask with the error shown until it parses or re-asks run out.
+
+        The parser sees the visible reply: `<think>` blocks are taken out and kept as the reasoning trace. A reply
+        the token limit cut in the middle of a loop is not read at all (its "answer" is whatever the loop repeated)
+        unless `allow_loops` (chains of thought cut their steps at the first repeat themselves).
+        """
         config = config or GenerateConfig()
         messages = [*history, *prompt.messages]
         traces: list[CallTrace] = []
@@ -132,7 +167,8 @@ class Asker:
         completion: Completion | None = None
         for attempt in range(self.reasks + 1):
             completion = await self.model.generate(messages, config, hint=hint)
-            reply = completion.text
+            reply, reasoning = visible_reply(completion)
+            finish_reason = completion.choices[0].finish_reason if completion.choices else None
             trace = CallTrace(
                 model=self.model.name,
                 role=self.role,
@@ -141,16 +177,18 @@ class Asker:
                 template=prompt.template,
                 template_hash=prompt.template_hash,
                 messages=list(messages),
-                config=config.cache_fields(),
-                reply=reply,
-                reasoning=completion.reasoning,
-                finish_reason=completion.choices[0].finish_reason if completion.choices else None,
+                config=recorded_config(config),
+                reply=completion.text,
+                reasoning=reasoning,
+                finish_reason=finish_reason,
                 usage=completion.usage,
                 cached=completion.cached,
                 attempt=attempt,
                 latency_s=completion.latency_s,
             )
             try:
+                if finish_reason == "length" and not allow_loops and is_degenerate(reply):
+                    raise ReplyParseError("the reply repeated itself until it was cut off; answer once", "degenerate")
                 value = parse(reply)
             except ReplyParseError as error:
                 last_error = error
@@ -159,7 +197,7 @@ class Asker:
                 if error.kind in {"refusal"}:
                     break  # re-asking a refusal with a format hint rarely helps and costs a call
                 reask = self.prompts.render("reask", {"error": str(error)})
-                messages = [*messages, ChatMessage(role="assistant", content=reply), *reask.messages]
+                messages = [*messages, ChatMessage(role="assistant", content=reply or completion.text), *reask.messages]
                 continue
             traces.append(self._emit(trace))
             return Asked(value, None, traces, completion)

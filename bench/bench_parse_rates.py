@@ -1,10 +1,12 @@
 """How often a model's replies parse, per paradigm, on real sentiment items (the explanation agent's robustness).
 
     python bench/bench_parse_rates.py [--model smollm2] [--items 20] [--seed 0] [-O dtype=bfloat16]
+    python bench/bench_parse_rates.py -O constrained=false     # local models without constrained decoding
 
 For each explanation paradigm it reports, over the items: the share whose first reply parsed, the share that parsed
 after re-asks, and the share that stayed a typed parse failure (with the commonest error kinds). Paradigms run
-concurrently per item, as an audit runs them. Not part of the test suite.
+concurrently per item, as an audit runs them, and the generation speed (completion tokens per second of wall time,
+which is what constrained decoding costs). Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ async def main() -> None:
     Console().print(table)
     usage = model.usage
     print(f"calls sent {usage.calls_sent}, tokens {usage.prompt_tokens}+{usage.completion_tokens}")
+    print(f"completion tokens per second of wall time: {usage.completion_tokens / elapsed:.1f}")
+    redactions = [r.output for r in results if r.paradigm == "redaction" and r.output is not None]
+    nothing = sum(1 for r in redactions if getattr(r, "redacted_count", 1) == 0)
+    print(f"redactions that redacted nothing: {nothing}/{len(redactions)}")
     await model.aclose()
 
 

@@ -5,7 +5,9 @@ Imported only when a local model is first used, because torch and transformers t
 Token choice happens in `_TokenSelector`, a logits processor that picks every row's next token itself (argmax, or a
 draw from that row's own seeded `torch.Generator`) and hands `generate` a one-hot mask to follow greedily. So each
 row's tokens depend only on its own prompt, config and seed, never on what else shares the batch, and the same
-processor records token log-probabilities without keeping whole-vocabulary logits for every step.
+processor records token log-probabilities without keeping whole-vocabulary logits for every step. A row whose
+request carries a reply grammar chooses only among the tokens its grammar allows (`agent.models._constrained`);
+its logged log-probabilities stay those of the model's own distribution.
 """
 
 from __future__ import annotations
@@ -92,6 +94,10 @@ class _Row:
     stops: tuple[str, ...]
     top_logprobs: int | None
     """None: no log-probabilities; otherwise how many alternatives to keep per position."""
+    grammar: str | None = None
+    """A Lark grammar the row's reply must match (constrained decoding), or None."""
+    ending: str | None = None
+    """The grammar of what the reply must end with, when the model would stop early."""
 
 
 @dataclass
@@ -164,6 +170,7 @@ class LocalRunner:
         self._max_context: int | None = None
         self._keeps_logits = False
         self._warned_boundary = False
+        self._grammars: Any = None  # a GrammarCompiler, built on the first row with a grammar
 
     def close(self) -> None:
         """Stop the worker and drop the weights."""
@@ -306,6 +313,8 @@ class LocalRunner:
                     seed=row_seed,
                     stops=tuple(s for s in config.stop if s),
                     top_logprobs=(config.top_logprobs or 0) if config.logprobs else None,
+                    grammar=config.reply_grammar,
+                    ending=config.reply_ending,
                 )
             )
         return prepared
@@ -320,7 +329,7 @@ class LocalRunner:
             # Left padding: every row's last prompt token sits at the same column, where generation starts.
             input_ids[index, width - len(row.prompt_ids) :] = torch.tensor(row.prompt_ids, dtype=torch.long)
             attention_mask[index, width - len(row.prompt_ids) :] = 1
-        selector = _TokenSelector(rows, device)
+        selector = _TokenSelector(rows, device, self._matchers(rows))
         stopper = _RowStopper(rows, width, self._eos_ids, self._tokenizer)
         sequences = self._model.generate(
             input_ids=input_ids.to(device),
@@ -339,6 +348,19 @@ class LocalRunner:
             token_ids = sequences[index, width : width + kept].tolist()
             results.append((token_ids, stopper.reasons[index] or "length", selector.logged[index][:kept]))
         return results
+
+    def _matchers(self, rows: Sequence[_Row]) -> list[Any]:
+        """One grammar matcher per row that has a grammar (None for the others)."""
+        if not any(row.grammar for row in rows):
+            return [None] * len(rows)
+        if self._grammars is None:
+            from agent.models._constrained import GrammarCompiler
+
+            vocab = int(self._model.get_output_embeddings().weight.shape[0])
+            self._grammars = GrammarCompiler(self._tokenizer, vocab, self._eos_ids)
+        return [
+            self._grammars.matcher(row.grammar, row.ending, self.spec.name) if row.grammar else None for row in rows
+        ]
 
     def _completion(
         self,
@@ -497,8 +519,9 @@ class _TokenSelector(LogitsProcessor):
     and -inf elsewhere, so `generate`'s greedy step takes exactly this choice.
     """
 
-    def __init__(self, rows: Sequence[_Row], device: torch.device) -> None:
+    def __init__(self, rows: Sequence[_Row], device: torch.device, matchers: Sequence[Any] = ()) -> None:
         self._rows = rows
+        self._matchers = list(matchers) or [None] * len(rows)
         self._generators: list[torch.Generator | None] = []
         for row in rows:
             if row.seed is None:
@@ -512,10 +535,22 @@ class _TokenSelector(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         logits = scores.float()
-        chosen = logits.argmax(dim=-1)
+        allowed = logits
+        wanted = logits.argmax(dim=-1).tolist()
+        for index, matcher in enumerate(self._matchers):
+            mask = matcher.allowed(logits.device, wanted[index]) if matcher is not None else None
+            if mask is not None:
+                if allowed is logits:
+                    allowed = logits.clone()
+                allowed[index, : mask.shape[0]] = allowed[index, : mask.shape[0]].masked_fill(~mask, float("-inf"))
+                allowed[index, mask.shape[0] :] = float("-inf")
+        chosen = allowed.argmax(dim=-1)
         for index, generator in enumerate(self._generators):
             if generator is not None:
-                chosen[index] = _sample(logits[index], self._rows[index], generator)
+                chosen[index] = _sample(allowed[index], self._rows[index], generator)
+        for index, matcher in enumerate(self._matchers):
+            if matcher is not None:
+                matcher.consume(int(chosen[index]))
         if self._logging:
             rows = torch.tensor(self._logging, device=logits.device)
             logprobs = torch.log_softmax(logits[rows], dim=-1)

@@ -51,6 +51,16 @@ class GenerateConfig(BaseModel):
     """With logprobs, how many alternatives per position."""
     json_mode: bool = False
     """Ask the backend to constrain output to a JSON object, where it supports that."""
+    reply_schema: str | None = None
+    """The JSON schema (as JSON text) the reply should follow: sent as a structured-output request to backends
+    that declare `structured_output`, which fall back to JSON mode, then to free text, when a server refuses it."""
+    reply_name: str | None = None
+    """A name for the reply schema (structured-output requests carry one)."""
+    reply_grammar: str | None = None
+    """A Lark grammar the reply must match, for backends that declare `grammar` (constrained decoding)."""
+    reply_ending: str | None = None
+    """With a grammar, a Lark grammar of what the reply must end with (e.g. its answer line): a model that would stop
+    before its grammar is complete goes on, on a new line, with this."""
     sample_id: int = 0
     """Part of the cache key and nothing else: a different value asks for a fresh sample on purpose."""
 
@@ -61,8 +71,13 @@ class GenerateConfig(BaseModel):
     """Attempts after the first one on transient failures."""
 
     def cache_fields(self) -> dict[str, Any]:
-        """The fields that can change what the backend returns."""
-        return self.model_dump(exclude={"timeout", "max_retries"})
+        """The fields that can change what the backend returns (reply formats only when one is set, so that
+        requests without one keep the keys they always had)."""
+        fields = self.model_dump(exclude={"timeout", "max_retries"})
+        for name in ("reply_schema", "reply_name", "reply_grammar", "reply_ending"):
+            if fields[name] is None:
+                del fields[name]
+        return fields
 
 
 class TokenLogprob(BaseModel):
@@ -141,6 +156,10 @@ class Capabilities(BaseModel):
     """May return a separate reasoning trace."""
     json_mode: bool = False
     """Can constrain output to JSON."""
+    structured_output: bool = False
+    """Can constrain output to a given JSON schema (`response_format` with `json_schema`)."""
+    grammar: bool = False
+    """Constrains output to a given grammar (`GenerateConfig.reply_grammar`) by constrained decoding."""
     seed: bool = False
     """Honours a sampling seed."""
     local: bool = False

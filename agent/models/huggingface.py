@@ -15,6 +15,9 @@ Choices made here:
   (finish_reason "length").
 - Token log-probabilities are those of the model's own distribution (before temperature and top_p).
 - Nothing is ever downloaded: a directory, or a hub id already in the local HF cache, with `local_files_only`.
+- Replies follow the reply grammar a request carries (constrained decoding with llguidance, see
+  `agent.models._constrained`), unless `-O constrained=false`: then the capability is not declared, no grammar is
+  sent, and replies are free text as before.
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ _HASHED_MAX_BYTES = 64 * 1024 * 1024
 
 
 class HuggingFaceAPI(ModelAPI):
-    """A local transformers causal LM. Options: dtype, batch_size, device, max_batch_wait_ms, max_connections."""
+    """A local transformers causal LM. Options: dtype, batch_size, device, max_batch_wait_ms, constrained,
+    max_connections."""
 
     provider: ClassVar[str] = "hf"
     requires: ClassVar[tuple[str, ...]] = ("torch", "transformers")
@@ -56,6 +60,7 @@ class HuggingFaceAPI(ModelAPI):
         "batch_size": 8,
         "device": "cpu",
         "max_batch_wait_ms": 20.0,
+        "constrained": True,
     }
     """Options a user does not give. float32 by default so that results reproduce across runs and batch sizes."""
 
@@ -77,6 +82,12 @@ class HuggingFaceAPI(ModelAPI):
             raise ConfigurationError(
                 f"{self.name}: max_batch_wait_ms must be a number of milliseconds, got {wait_ms!r}"
             ) from None
+        self.constrained = self.options["constrained"]
+        if not isinstance(self.constrained, bool):
+            raise ConfigurationError(
+                f"{self.name}: constrained= takes true or false (constrained decoding of reply formats), "
+                f"got {self.constrained!r}"
+            )
         self._lock = threading.Lock()
         self._path: Path | None = None
         self._fingerprint: str | None = None
@@ -119,8 +130,8 @@ class HuggingFaceAPI(ModelAPI):
 
     @property
     def capabilities(self) -> Capabilities:
-        """Token logprobs, exact scoring, seeds, and it runs in this process."""
-        return Capabilities(logprobs=True, score=True, seed=True, local=True)
+        """Token logprobs, exact scoring, seeds, constrained decoding (unless switched off), in this process."""
+        return Capabilities(logprobs=True, score=True, seed=True, local=True, grammar=self.constrained)
 
     @property
     def max_connections(self) -> int:
@@ -152,6 +163,8 @@ class HuggingFaceAPI(ModelAPI):
             raise ModelRequestError(
                 self.name, f"max_tokens and n must be at least 1 (got {config.max_tokens}, {config.n})"
             )
+        if not self.constrained and (config.reply_grammar or config.reply_ending):
+            config = config.model_copy(update={"reply_grammar": None, "reply_ending": None})
         rows = config.n if config.temperature > 0 else 1
         runner = await self._get_runner()
         future = runner.worker.submit(GENERATE, GenerateRequest(list(messages), config), rows=rows)

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 
 from agent.errors import ConfigurationError
 from agent.models._api import ModelAPI, RequestHint, _one_line
+from agent.models._reply_formats import ReplyFormats
 from agent.models._types import Capabilities, ChatMessage, Choice, Completion, GenerateConfig, TokenLogprob, Usage
 from agent.models.openai_api import public_base_url
 
@@ -64,9 +65,10 @@ class LangChainAPI(ModelAPI):
     field is called `n` times. Its own retries should be off (`max_retries=0`): the shared retry layer retries, and
     classifies the underlying SDK's exceptions by HTTP status. A class built from the CLI gets `max_retries=0`.
 
-    Options: `chat_model` (the instance), `logprobs` / `seed` / `json_mode` (true/false: override what the
-    capabilities say; by default logprobs and seed follow the model's fields and json_mode is off; json mode is
-    requested as `response_format={"type": "json_object"}`), `timeout` (seconds per call), plus the common
+    Options: `chat_model` (the instance), `logprobs` / `seed` / `json_mode` / `structured_output` (true/false:
+    override what the capabilities say; by default logprobs and seed follow the model's fields, json_mode and
+    structured_output are off; they are requested as `response_format={"type": "json_object"}` and
+    `{"type": "json_schema", ...}`, with the fallback of `ReplyFormats`), `timeout` (seconds per call), plus the common
     `max_connections`, `retry_initial_wait`, `retry_max_wait`.
     """
 
@@ -102,8 +104,10 @@ class LangChainAPI(ModelAPI):
             logprobs=_flag(options, "logprobs", "logprobs" in self._fields),
             seed=_flag(options, "seed", "seed" in self._fields),
             json_mode=_flag(options, "json_mode", False),
+            structured_output=_flag(options, "structured_output", False),
             reasoning=True,
         )
+        self._formats = ReplyFormats(self.name)
         timeout = options.get("timeout")
         self._timeout = float(timeout) if timeout else None
 
@@ -172,12 +176,22 @@ class LangChainAPI(ModelAPI):
         """Call the wrapped model; its SDK's exceptions propagate to the retry layer."""
         model = self.configured_model(config)
         calls = 1 if config.n == 1 or "n" in self._fields else config.n
-        kwargs: dict[str, Any] = {}
-        if config.json_mode and self._capabilities.json_mode:
-            kwargs["response_format"] = {"type": "json_object"}
-        request = model.agenerate([to_langchain_messages(messages)] * calls, stop=list(config.stop) or None, **kwargs)
-        timeout = config.timeout or self._timeout
-        result = await run_on_shared_loop(asyncio.wait_for(request, timeout) if timeout else request)
+        while True:
+            kwargs: dict[str, Any] = {}
+            response_format = self._formats.response_format(config, self._capabilities)
+            if response_format is not None:
+                kwargs["response_format"] = response_format
+            request = model.agenerate(
+                [to_langchain_messages(messages)] * calls, stop=list(config.stop) or None, **kwargs
+            )
+            timeout = config.timeout or self._timeout
+            try:
+                result = await run_on_shared_loop(asyncio.wait_for(request, timeout) if timeout else request)
+            except Exception as exc:
+                if not self._formats.refused(exc, response_format):
+                    raise
+                continue  # asked again with the next reply format down
+            break
         choices: list[Choice] = []
         usage = Usage()
         for generations in result.generations:

@@ -23,6 +23,7 @@ from agent.errors import (
     ModelUnavailableError,
 )
 from agent.models._api import ModelAPI, RequestHint, _one_line
+from agent.models._reply_formats import ReplyFormats
 from agent.models._types import Capabilities, ChatMessage, Choice, Completion, GenerateConfig, TokenLogprob, Usage
 
 if TYPE_CHECKING:
@@ -61,9 +62,10 @@ class OpenAIAPI(ModelAPI):
     - `max_connections`: requests in flight at once against this base URL (default 8).
     - `max_tokens_field`: `max_completion_tokens` (default for api.openai.com, required by its reasoning models)
       or `max_tokens` (default elsewhere: every OpenAI-compatible server reads it).
-    - `logprobs`, `json_mode`, `seed`: true/false, whether this server honours token logprobs,
-      `response_format={"type": "json_object"}` and seeds (default true). A capability declared false is
-      never requested; a server that silently ignores a request just yields no logprobs.
+    - `logprobs`, `json_mode`, `structured_output`, `seed`: true/false, whether this server honours token logprobs,
+      `response_format={"type": "json_object"}`, `response_format={"type": "json_schema", ...}` and seeds (default
+      true). A capability declared false is never requested; a server that silently ignores a request just yields
+      no logprobs. A server that refuses a reply format is remembered for the run (`ReplyFormats`).
     - `drop_params`: request fields never to send, for servers that reject them (e.g. `[seed]`).
     - `retry_initial_wait`, `retry_max_wait`: backoff bounds in seconds for the shared retry layer.
 
@@ -106,9 +108,11 @@ class OpenAIAPI(ModelAPI):
         self._capabilities = Capabilities(
             logprobs=_flag(options, "logprobs"),
             json_mode=_flag(options, "json_mode"),
+            structured_output=_flag(options, "structured_output"),
             seed=_flag(options, "seed"),
             reasoning=True,
         )
+        self._formats = ReplyFormats(self.name)
         dropped = options.get("drop_params") or ()
         self._dropped = frozenset([dropped] if isinstance(dropped, str) else [str(name) for name in dropped])
         # One client per event loop: an httpx pool cannot outlive the loop it was opened on (generate_sync).
@@ -164,22 +168,31 @@ class OpenAIAPI(ModelAPI):
             params["n"] = config.n
         if config.seed is not None and self._capabilities.seed:
             params["seed"] = config.seed
-        if config.logprobs and self._capabilities.logprobs:
+        if config.logprobs and self._capabilities.logprobs and not self._formats.refused_logprobs:
             params["logprobs"] = True
             if config.top_logprobs:
                 params["top_logprobs"] = config.top_logprobs
-        if config.json_mode and self._capabilities.json_mode:
-            params["response_format"] = {"type": "json_object"}
+        response_format = self._formats.response_format(config, self._capabilities)
+        if response_format is not None:
+            params["response_format"] = response_format
         return {name: value for name, value in params.items() if name not in self._dropped}
 
     async def generate(
         self, messages: Sequence[ChatMessage], config: GenerateConfig, hint: RequestHint | None = None
     ) -> Completion:
         """One chat.completions call; SDK exceptions propagate to the retry layer."""
-        params = self.request_params(messages, config)
-        if config.timeout is not None:
-            params["timeout"] = config.timeout
-        response = await self._client().chat.completions.create(**params)
+        while True:
+            params = self.request_params(messages, config)
+            if config.timeout is not None:
+                params["timeout"] = config.timeout
+            try:
+                response = await self._client().chat.completions.create(**params)
+            except Exception as exc:
+                refused = self._formats.refused(exc, params.get("response_format"))
+                if not (refused or self._formats.logprobs_refused(exc, params)):
+                    raise
+                continue  # asked again with the next reply format down
+            break
         if not getattr(response, "choices", None):
             raise ModelError(
                 self.name,

@@ -8,7 +8,7 @@ from typing import Any
 
 from agent.items import Item, Task
 from agent.models import ChatMessage, GenerateConfig, RequestHint
-from agent.paradigms import ParadigmRequest, spoken
+from agent.paradigms import ParadigmRequest, hint_request, spoken
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,14 @@ class Asked:
 
 
 def read_hint(messages: Sequence[ChatMessage], hint: RequestHint | None) -> Asked:
-    """Turn a scripted model's inputs into an `Asked`; organisms need the hint faithcheck sends with each request."""
+    """Turn a scripted model's inputs into an `Asked`; organisms need the hint faithcheck sends with each request.
+
+    A paradigm request's hint carries the typed request itself (`ParadigmHint`), used as it is; a helper-role
+    hint is a plain mapping with the role's variables.
+    """
     if hint is None or "paradigm" not in hint:
         raise ValueError("organisms answer faithcheck's own requests only (this request carries no hint)")
-    request = ParadigmRequest.model_validate(hint["request"]) if "request" in hint else None
-    return Asked(str(hint["paradigm"]), request, hint, messages)
+    return Asked(str(hint["paradigm"]), hint_request(hint), hint, messages)
 
 
 OrganismReply = Callable[[Asked], str]

@@ -2,8 +2,18 @@
 
 from agent.paradigms import _edits, _explanations, _importance, _predict, _reasoning  # noqa: F401  (registration)
 from agent.paradigms._answers import answer_space, normalise_gold, parse_answer, softmax, spoken, unknown_answer
-from agent.paradigms._base import Paradigm, Session, get_paradigm, paradigm_names, register_paradigm
+from agent.paradigms._base import (
+    HELPER_BUDGET,
+    Paradigm,
+    Session,
+    default_budgets,
+    get_paradigm,
+    paradigm_names,
+    register_paradigm,
+    resolve_budget,
+)
 from agent.paradigms._edits import REDACTION_TOKEN, count_redactions, default_target
+from agent.paradigms._hint import ParadigmHint, hint_extras, hint_request
 from agent.paradigms._reasoning import reasoning_text
 from agent.paradigms._types import (
     ChainOfThought,
@@ -24,6 +34,7 @@ EXPLANATION_PARADIGMS = ("post-hoc", "explain-then-predict", "importance", "coun
 
 __all__ = [
     "EXPLANATION_PARADIGMS",
+    "HELPER_BUDGET",
     "REDACTION_TOKEN",
     "ChainOfThought",
     "Counterfactual",
@@ -31,6 +42,7 @@ __all__ = [
     "FeatureImportance",
     "ImportantWord",
     "Paradigm",
+    "ParadigmHint",
     "ParadigmOutput",
     "ParadigmRequest",
     "ParadigmResult",
@@ -40,13 +52,17 @@ __all__ = [
     "Session",
     "answer_space",
     "count_redactions",
+    "default_budgets",
     "default_target",
     "get_paradigm",
+    "hint_extras",
+    "hint_request",
     "normalise_gold",
     "paradigm_names",
     "parse_answer",
     "reasoning_text",
     "register_paradigm",
+    "resolve_budget",
     "softmax",
     "spoken",
     "unknown_answer",

@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Sequence
 
+from agent.models import TokenLogprob
 from agent.paradigms._types import ParadigmRequest
 from agent.parsing import (
     UNKNOWN,
@@ -96,3 +97,60 @@ def softmax(logprobs: Sequence[float]) -> list[float]:
     weights = [math.exp(x - top) for x in logprobs]
     total = sum(weights)
     return [w / total for w in weights]
+
+
+TOP_LOGPROBS = 20
+"""Alternatives asked per position when reading answer probabilities from an API (OpenAI's maximum)."""
+_EDGE = " \t\n\"'`*([{<_"
+_TAIL = " \t\n\"'`*)]}>_.,:;!?"
+
+
+def _core(text: str) -> str:
+    return text.strip(_EDGE).rstrip(_TAIL).strip(_EDGE).lower()
+
+
+def distribution_from_logprobs(
+    request: ParadigmRequest, logprobs: Sequence[TokenLogprob] | None, answer: str
+) -> dict[str, float] | None:
+    """Answer probabilities from the top log-probabilities at the answer's position in a generated reply.
+
+    The answer's position is the first token (after any `</think>`) whose core (the token without spaces, quotes,
+    brackets and markdown) starts the answer that was read: "negative" in "Answer: negative", "B" in "(B)". Each
+    answer gets the probability of the alternatives there whose core starts its own spelling (" Negative",
+    "negative" and "neg" all count for "negative"); an alternative that starts two answers cannot be split and is
+    left out, and an answer none of whose tokens is among the top ones gets 0 (its true probability is below the
+    smallest one listed). The masses are then normalised over the answers. None when there are no log-probabilities,
+    the position is not found, or the read answer's own token is ambiguous.
+    """
+    answers = answer_space(request)
+    if not logprobs or not answers or answer not in answers:
+        return None
+    spellings = {a: _core(spoken(request, a)) for a in answers}
+    start = 0
+    text = ""
+    for index, entry in enumerate(logprobs):
+        text += entry.token
+        if re.search(r"</(?:think|thinking|reasoning)>\s*$", text, re.IGNORECASE):
+            start = index + 1
+    target = spellings[answer]
+    cores = [_core(token.token) for token in logprobs]
+    position = next((i for i in range(start, len(logprobs)) if cores[i] and target.startswith(cores[i])), None)
+    if position is None:
+        return None
+    entry = logprobs[position]
+    alternatives = dict(entry.top) if entry.top else {}
+    alternatives.setdefault(entry.token, entry.logprob)
+    mass = dict.fromkeys(answers, 0.0)
+    for token, logprob in alternatives.items():
+        core = _core(token)
+        if not core:
+            continue
+        owners = [a for a, spelling in spellings.items() if spelling.startswith(core)]
+        if len(owners) == 1:
+            mass[owners[0]] += math.exp(logprob)
+        elif len(owners) > 1 and token == entry.token:
+            return None  # the generated token itself starts several answers: no reading of it is sound
+    total = sum(mass.values())
+    if total <= 0:
+        return None
+    return {a: m / total for a, m in mass.items()}

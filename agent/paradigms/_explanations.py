@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
 
 from agent.models import ChatMessage
 from agent.paradigms._answers import parse_answer, spoken
 from agent.paradigms._base import Paradigm, Session, register_paradigm
+from agent.paradigms._formats import (
+    answer_line_regex,
+    answer_type,
+    because,
+    canonical_answer,
+    lark,
+    reasoning_then_answer,
+    reply_model,
+)
 from agent.paradigms._types import ExplainThenPredict, ParadigmRequest, ParadigmResult, PostHocExplanation, Prediction
 from agent.parsing import (
     ReplyParseError,
     check_not_empty_or_refusal,
     extract_json,
+    is_heading,
     json_field,
+    plain_markdown,
+    split_at_final_answer,
     split_steps,
+    strip_chatter,
     strip_wrapping,
 )
 
@@ -39,6 +56,8 @@ class PostHoc(Paradigm):
 
     name = "post-hoc"
     summary = "answer, then a free-text explanation of it"
+    budget = 96
+    uses = ("predict",)
 
     async def run(self, session: Session, request: ParadigmRequest) -> ParadigmResult:
         base = await session.run("predict", request)
@@ -59,7 +78,7 @@ class PostHoc(Paradigm):
             prompt,
             parse_explanation,
             purpose=self.name,
-            config=session.config(self.name),
+            config=session.config(self.name, request),
             hint=session.hint(self.name, request, answer=prediction.answer),
             item_id=request.item.id,
             history=history,
@@ -69,24 +88,33 @@ class PostHoc(Paradigm):
         output = PostHocExplanation(prediction=prediction, explanation=asked.value)
         return self.result(request, session, output=output, traces=asked.traces)
 
+    def canonical_reply(self, request: ParadigmRequest, extra: Mapping[str, Any]) -> str:
+        return because(request.item)
+
+    def reply_schema(self, request: ParadigmRequest) -> type[BaseModel] | None:
+        return reply_model("Explanation", explanation=(str, ...))
+
 
 def parse_explain_then_predict(request: ParadigmRequest, text: str) -> tuple[str, str, str]:
-    """(explanation, answer, method) from a reply that explains first and ends with "Answer: X"."""
-    stripped = check_not_empty_or_refusal(text)
+    """(explanation, answer, method) from a reply that explains first and ends with "Answer: X" (or states the
+    answer in its last sentence)."""
+    stripped = strip_chatter(check_not_empty_or_refusal(text))
     data = extract_json(stripped)
     explanation = json_field(data, EXPLANATION_KEYS)
     if isinstance(explanation, str) and explanation.strip():
         answer, method = parse_answer(request, stripped)
         return explanation.strip(), answer, method
     cues = list(_FINAL_ANSWER_LINE.finditer(stripped))
-    if not cues:
+    found = (stripped[: cues[-1].start()], stripped[cues[-1].start() :]) if cues else split_at_final_answer(stripped)
+    if found is None:
         return _explanation_then_answer_sentence(request, stripped)
-    cue = cues[-1]
-    explanation_text = strip_wrapping(stripped[: cue.start()], prefixes=("explanation", "reasoning"))
+    before, answer_text = found
+    explanation_text = strip_wrapping(before, prefixes=("explanation", "reasoning"))
+    explanation_text = "\n".join(line for line in explanation_text.splitlines() if not is_heading(line)).strip()
     if len(explanation_text.split()) < 2:
         raise ReplyParseError("write the explanation first, then the final line 'Answer: <your answer>'")
-    answer, _ = parse_answer(request, stripped[cue.start() :])
-    return explanation_text, answer, "text"
+    answer, _ = parse_answer(request, answer_text)
+    return plain_markdown(explanation_text), answer, "text"
 
 
 def _explanation_then_answer_sentence(request: ParadigmRequest, text: str) -> tuple[str, str, str]:
@@ -113,6 +141,7 @@ class ExplainFirst(Paradigm):
 
     name = "explain-then-predict"
     summary = "a free-text explanation, then the answer"
+    budget = 128
 
     async def run(self, session: Session, request: ParadigmRequest) -> ParadigmResult:
         prompt = session.render(self.name, request)
@@ -120,7 +149,7 @@ class ExplainFirst(Paradigm):
             prompt,
             lambda text: parse_explain_then_predict(request, text),
             purpose=self.name,
-            config=session.config(self.name),
+            config=session.config(self.name, request),
             hint=session.hint(self.name, request),
             item_id=request.item.id,
             history=session.history(request),
@@ -128,8 +157,18 @@ class ExplainFirst(Paradigm):
         if asked.value is None:
             return self.result(request, session, failure=asked.failure, traces=asked.traces)
         explanation, answer, method = asked.value
-        prediction = Prediction(
-            answer=answer, method="json" if method == "json" else "text", raw=asked.traces[-1].reply
-        )
+        prediction = Prediction(answer=answer, method="json" if method == "json" else "text", raw=asked.reply)
         output = ExplainThenPredict(explanation=explanation, prediction=prediction)
         return self.result(request, session, output=output, traces=asked.traces)
+
+    def canonical_reply(self, request: ParadigmRequest, extra: Mapping[str, Any]) -> str:
+        return f"{because(request.item)}\nAnswer: {canonical_answer(request)}"
+
+    def reply_schema(self, request: ParadigmRequest) -> type[BaseModel] | None:
+        return reply_model("ExplanationThenAnswer", explanation=(str, ...), answer=(answer_type(request), ...))
+
+    def reply_grammar(self, request: ParadigmRequest) -> str | None:
+        return lark(reasoning_then_answer(request))
+
+    def reply_ending(self, request: ParadigmRequest) -> str | None:
+        return lark(answer_line_regex(request))

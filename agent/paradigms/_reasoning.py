@@ -3,41 +3,53 @@ replaced) rationale, and let the model continue a rationale from a given point (
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from agent.models import ChatMessage
 from agent.paradigms._answers import answer_space, parse_answer, softmax, spoken
 from agent.paradigms._base import Paradigm, Session, register_paradigm
-from agent.paradigms._types import ChainOfThought, ParadigmRequest, ParadigmResult, Prediction
-from agent.parsing import ReplyParseError, check_not_empty_or_refusal, split_steps
-from agent.structured import Asked
-
-_ANSWER_LINE = re.compile(
-    r"(?:^|\n)[^\n]*?(?:final answer|the (?:best |correct )?answer is|answer\s*[:=]|so the answer|####)[^\n]*",
-    re.IGNORECASE,
+from agent.paradigms._formats import (
+    answer_line_regex,
+    canonical_answer,
+    canonical_steps,
+    lark,
+    quote,
+    reasoning_then_answer,
 )
+from agent.paradigms._predict import AnswerOnly, text_prediction
+from agent.paradigms._types import ChainOfThought, ParadigmRequest, ParadigmResult, Prediction
+from agent.parsing import (
+    ReplyParseError,
+    check_not_empty_or_refusal,
+    clean_reply,
+    split_at_final_answer,
+    split_steps,
+    strip_chatter,
+)
+from agent.structured import Asked
 
 
 def parse_chain_of_thought(request: ParadigmRequest, text: str) -> tuple[list[str], str | None, str]:
-    """(steps, answer, method): the steps before the final answer line, and the answer read from that line.
+    """(steps, answer, method): the steps before the final answer's sentence, and the answer read from it.
 
-    A reply that reasons but gives no readable answer (it ran out of tokens, looped, or named an answer that is not
-    on offer) gives its steps, cut before the first repeated step, with answer None and method "forced": the caller
-    then asks for the answer after the reasoning, as Lanham et al. (2023) elicit every answer.
+    The final answer is the last sentence with an answer cue ("Answer: X", "the answer is (C)", "I would choose
+    B", `\\boxed{}`), on its own line or ending a paragraph. A reply that reasons but gives no readable answer (it ran
+    out of tokens, looped, or named an answer that is not on offer) gives its steps, cut before the first repeated
+    step, with answer None and method "forced": the caller then asks for the answer after the reasoning, as Lanham
+    et al. (2023) elicit every answer.
     """
-    stripped = check_not_empty_or_refusal(text)
-    cues = list(_ANSWER_LINE.finditer(stripped))
-    if cues:
-        last = cues[-1]
-        reasoning, answer_text = stripped[: last.start()], stripped[last.start() :]
+    stripped = strip_chatter(check_not_empty_or_refusal(text))
+    found = split_at_final_answer(stripped)
+    if found:
+        reasoning, answer_text = found
     else:
         lines = stripped.splitlines()
         reasoning, answer_text = "\n".join(lines[:-1]), lines[-1]
     try:
         answer, method = parse_answer(request, answer_text)
     except ReplyParseError as error:
-        steps = until_repeated(split_steps(reasoning if cues else stripped))
+        steps = until_repeated(split_steps(reasoning if found else stripped))
         if len(steps) < 2:
             raise ReplyParseError(f"end with a final line 'Answer: ...' ({error})", kind=error.kind) from error
         return steps, None, "forced"
@@ -72,7 +84,7 @@ async def chain_of_thought_result(
         return paradigm.result(request, session, failure=asked.failure, traces=asked.traces)
     new_steps, answer, method = asked.value
     steps = [*prefix, *new_steps]
-    reply = asked.traces[-1].reply or ""
+    reply = asked.reply
     traces = list(asked.traces)
     if answer is None:
         forced = await session.run(
@@ -89,8 +101,8 @@ async def chain_of_thought_result(
         steps=steps,
         prediction=prediction,
         answer_forced=answer is None,
-        reasoning_trace=asked.completion.reasoning if asked.completion else None,
-        text=reply,
+        reasoning_trace=asked.reasoning,
+        text=clean_reply(reply),
     )
     return paradigm.result(request, session, output=output, traces=traces)
 
@@ -106,6 +118,8 @@ class ChainOfThoughtParadigm(Paradigm):
 
     name = "cot"
     summary = "step-by-step reasoning, then the answer (steps kept as a list)"
+    budget = 320
+    uses = ("answer-after-reasoning",)
 
     async def run(self, session: Session, request: ParadigmRequest) -> ParadigmResult:
         prompt = session.render(self.name, request)
@@ -113,16 +127,30 @@ class ChainOfThoughtParadigm(Paradigm):
             prompt,
             lambda text: parse_chain_of_thought(request, text),
             purpose=self.name,
-            config=session.config(self.name),
+            config=session.config(self.name, request),
             hint=session.hint(self.name, request),
             item_id=request.item.id,
             history=session.history(request),
+            allow_loops=True,
         )
         return await chain_of_thought_result(self, session, request, asked)
 
+    def canonical_reply(self, request: ParadigmRequest, extra: Mapping[str, Any]) -> str:
+        steps = canonical_steps(request.item)
+        numbered = "\n".join(f"{i}. {step}" for i, step in enumerate(steps, 1))
+        return f"{numbered}\nAnswer: {canonical_answer(request)}"
+
+    def reply_grammar(self, request: ParadigmRequest) -> str | None:
+        # Free reasoning lines, then the answer line the prompt asks for; the CoT stays plain text (no JSON), since
+        # the CoT tests cut, corrupt and paraphrase the model's own prose.
+        return lark(reasoning_then_answer(request))
+
+    def reply_ending(self, request: ParadigmRequest) -> str | None:
+        return lark(answer_line_regex(request))
+
 
 @register_paradigm
-class AnswerAfterReasoning(Paradigm):
+class AnswerAfterReasoning(AnswerOnly):
     """Show the model a rationale as its own earlier turn and ask for the final answer now.
 
     `params["reasoning"]` is the rationale (possibly truncated, corrupted, paraphrased or filler; empty means none).
@@ -132,6 +160,8 @@ class AnswerAfterReasoning(Paradigm):
 
     name = "answer-after-reasoning"
     summary = "force an answer after a given (possibly perturbed) rationale"
+    budget = 24
+    scored = True
 
     async def run(self, session: Session, request: ParadigmRequest) -> ParadigmResult:
         reasoning = str(request.params.get("reasoning", ""))
@@ -160,18 +190,14 @@ class AnswerAfterReasoning(Paradigm):
             prompt,
             lambda text: parse_answer(request, text),
             purpose=self.name,
-            config=session.config(self.name),
+            config=session.config(self.name, request),
             hint=session.hint(self.name, request, reasoning=reasoning),
             item_id=request.item.id,
             history=history,
         )
         if asked.value is None:
             return self.result(request, session, failure=asked.failure, traces=asked.traces)
-        answer, method = asked.value
-        prediction = Prediction(
-            answer=answer, method="json" if method == "json" else "text", raw=asked.traces[-1].reply
-        )
-        return self.result(request, session, output=prediction, traces=asked.traces)
+        return self.result(request, session, output=text_prediction(request, asked), traces=asked.traces)
 
 
 @register_paradigm
@@ -183,6 +209,8 @@ class ContinueReasoning(Paradigm):
 
     name = "continue-reasoning"
     summary = "continue a given partial rationale to a final answer"
+    budget_of = "cot"
+    uses = ("answer-after-reasoning",)
 
     async def run(self, session: Session, request: ParadigmRequest) -> ParadigmResult:
         prefix = [str(step) for step in request.params.get("prefix", [])]
@@ -204,9 +232,19 @@ class ContinueReasoning(Paradigm):
             prompt,
             parse,
             purpose=self.name,
-            config=session.config("cot"),
+            config=session.config(self.name, request),
             hint=session.hint(self.name, request, prefix=prefix),
             item_id=request.item.id,
             history=history,
+            allow_loops=True,
         )
         return await chain_of_thought_result(self, session, request, asked, prefix)
+
+    def canonical_reply(self, request: ParadigmRequest, extra: Mapping[str, Any]) -> str:
+        return f"So, for '{quote(request.item)}', the reasoning above settles it.\nAnswer: {canonical_answer(request)}"
+
+    def reply_grammar(self, request: ParadigmRequest) -> str | None:
+        return lark(reasoning_then_answer(request, min_lines=0))
+
+    def reply_ending(self, request: ParadigmRequest) -> str | None:
+        return lark(answer_line_regex(request))

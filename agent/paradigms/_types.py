@@ -119,7 +119,8 @@ class ChainOfThought(BaseModel):
     reasoning_trace: str | None = None
     """A separate trace returned by a reasoning model, kept as it came."""
     text: str
-    """The whole reply."""
+    """The whole visible reply as a reader would quote it (reasoning blocks, chatty wrapper, headings and emphasis
+    marks taken out); the raw reply is in the call's trace."""
 
 
 ParadigmOutput = Annotated[

@@ -3,11 +3,11 @@
 How many calls an audit makes depends on the replies (a counterfactual edit is asked only once the base answer
 is known, a chain of thought's length sets how many truncations are tried, an unreadable reply is asked again).
 So a dry run executes the whole audit, with the same tests, items, prompts, caching and sharing, against a
-stand-in for each model (`DryAPI`) that answers every request with a canonical reply in the format its prompt
-asks for, read from the request hint faithcheck sends (the paradigm and the typed request). Its scores are
-uniform. Counting what reaches the stand-ins through a fresh in-memory cache gives exactly the calls a real run
-would send on a clean cache, under one assumption, stated in the output: every reply parses the first time.
-Re-asks after unreadable replies can add up to `reasks` more calls per generated reply.
+stand-in for each model (`DryAPI`) that answers every request with its paradigm's canonical reply
+(`Paradigm.canonical_reply`), found through the request hint faithcheck sends (the paradigm and the typed
+request). Its scores are uniform. Counting what reaches the stand-ins through a fresh in-memory cache gives
+exactly the calls a real run would send on a clean cache, under one assumption, stated in the output: every
+reply parses the first time. Re-asks after unreadable replies can add up to `reasks` more calls per generated reply.
 
 Helper-role requests (judge, editor, ...) are open-ended: when the canonical reply does not parse, `DryAsker`
 tries a few generic candidates against the caller's own parser (no extra call is counted), so the flow after it
@@ -21,7 +21,6 @@ most the generation budgets (`max_tokens`) allow.
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -37,7 +36,7 @@ from agent.models import (
     RequestHint,
     Usage,
 )
-from agent.paradigms import REDACTION_TOKEN, ParadigmRequest, answer_space, spoken
+from agent.paradigms import get_paradigm, hint_extras, hint_request
 from agent.parsing import ReplyParseError
 from agent.prompts import RenderedPrompt
 from agent.structured import Asked, Asker
@@ -47,106 +46,43 @@ T = TypeVar("T")
 CHARS_PER_TOKEN = 4
 """The rough English average used for token estimates when no tokenizer is at hand."""
 
-_CANONICAL_STEPS = (
-    "First, read the input: {quote}",
-    "Next, check each possible answer against it.",
-    "Finally, keep the answer that fits best.",
-)
-_WORD = re.compile(r"[A-Za-z][A-Za-z'-]{2,}")
-
 
 def estimate_tokens(text: str) -> int:
     """A rough token count: characters / 4, at least 1 for non-empty text."""
     return max(1, round(len(text) / CHARS_PER_TOKEN)) if text else 0
 
 
-def _canonical_answer(request: ParadigmRequest) -> str:
-    """The reference answer when it is in the answer space, else the first answer (free form: the gold or 42)."""
-    answers = answer_space(request)
-    gold = request.item.gold
-    if not answers:
-        return gold or "42"
-    return gold if gold in answers else answers[0]
-
-
-def _important_words(item: Item, k: int) -> list[str]:
-    words: list[str] = []
-    for word in _WORD.findall(item.target_text):
-        if word.lower() not in {w.lower() for w in words}:
-            words.append(word)
-        if len(words) == k:
-            break
-    return words or [item.target_text.split()[0] if item.target_text.split() else "text"]
-
-
-def _redacted(text: str) -> str:
-    words = text.split()
-    if not words:
-        return REDACTION_TOKEN
-    return " ".join([REDACTION_TOKEN, *words[1:]])
-
-
-def _quote(item: Item, words: int = 6) -> str:
-    """The start and end of the item's text (items of one dataset often share a long opening)."""
-    tokens = " ".join(item.fields.values()).split()
-    if len(tokens) <= 2 * words:
-        return " ".join(tokens)
-    return " ".join(tokens[:words]) + " … " + " ".join(tokens[-words:])
-
-
 def canonical_reply(messages: Sequence[ChatMessage], config: GenerateConfig, hint: RequestHint | None) -> str:
     """A reply in the format the request's prompt asks for, which faithcheck's parsers read the first time.
 
-    Paradigm requests get the reference answer (or the first one), with the explanation, word list, edit,
-    redaction or chain of thought (three steps) their prompt asks for; helper-role requests get "yes".
-    Explanations quote the item, so that requests built from them differ between items as real replies would
-    (identical follow-up requests would be shared, and the count would come out too low).
+    Paradigm requests get their paradigm's canonical reply (`Paradigm.canonical_reply`: the reference answer or the
+    first one, with the explanation, word list, edit, redaction or chain of thought its prompt asks for);
+    helper-role requests get "yes".
     """
     if not hint or "paradigm" not in hint:
         return "OK"
     paradigm = str(hint["paradigm"])
-    if paradigm.startswith("role:") or "request" not in hint:
+    request = None if paradigm.startswith("role:") else hint_request(hint)
+    if request is None:
         return "yes"
-    request = ParadigmRequest.model_validate(hint["request"])
-    answer = spoken(request, _canonical_answer(request))
-    item = request.item
-    if paradigm in ("predict", "answer-after-reasoning"):
-        return f"Answer: {answer}"
-    because = f"The words '{_quote(item)}' point to this answer."
-    if paradigm == "post-hoc":
-        return because
-    if paradigm == "explain-then-predict":
-        return f"{because}\nAnswer: {answer}"
-    if paradigm == "importance":
-        k = int(hint.get("k") or request.params.get("k") or 3)
-        return ", ".join(_important_words(item, k))
-    if paradigm == "counterfactual":
-        return f"not {item.target_text}"
-    if paradigm == "redaction":
-        return _redacted(item.target_text)
-    if paradigm == "cot":
-        steps = [step.format(quote=_quote(item)) for step in _CANONICAL_STEPS]
-        return "\n".join(f"{i}. {step}" for i, step in enumerate(steps, 1)) + f"\nAnswer: {answer}"
-    if paradigm == "continue-reasoning":
-        return f"So, for '{_quote(item)}', the reasoning above settles it.\nAnswer: {answer}"
-    return f"Answer: {answer}"
+    return get_paradigm(paradigm).canonical_reply(request, hint_extras(hint))
 
 
 def _fallback_replies(hint: RequestHint | None) -> list[str]:
     """Generic replies to try against a parser the canonical reply did not satisfy (helper roles mostly)."""
     candidates = ["yes", "no", "Answer: (A)", "A", "1", "0.5", '{"answer": "yes"}']
-    if hint:
-        for key, value in hint.items():
-            if key in {"paradigm", "role", "item", "request"}:
-                continue
-            if isinstance(value, str) and value.strip():
-                candidates.append(value)
-            elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-                candidates.append("\n".join(value))
-        item = hint.get("item")
-        if isinstance(item, dict):
-            with contextlib.suppress(ValueError):
-                candidates.append(Item.model_validate(item).target_text)
+    extras = hint_extras(hint)
+    for key, value in extras.items():
+        if key in {"role", "item"}:
+            continue
+        if isinstance(value, str) and value.strip():
+            candidates.append(value)
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            candidates.append("\n".join(value))
+    item = extras.get("item")
+    if isinstance(item, dict):
+        with contextlib.suppress(ValueError):
+            candidates.append(Item.model_validate(item).target_text)
     return candidates
 
 
@@ -259,11 +195,19 @@ class DryAsker(Asker):
         hint: RequestHint | None = None,
         item_id: str | None = None,
         history: Sequence[ChatMessage] = (),
+        allow_loops: bool = False,
     ) -> Asked[T]:
         """Ask once (no re-asks), then fall back to generic candidates when the canonical reply does not parse."""
         self.stats.asks += 1
         asked = await super().ask(
-            prompt, parse, purpose=purpose, config=config, hint=hint, item_id=item_id, history=history
+            prompt,
+            parse,
+            purpose=purpose,
+            config=config,
+            hint=hint,
+            item_id=item_id,
+            history=history,
+            allow_loops=allow_loops,
         )
         if asked.ok:
             return asked

@@ -186,8 +186,16 @@ async def test_an_unknown_base_answer_makes_importance_and_redaction_not_applica
     assert all("unknown" in (v.reason or "") for v in run.verdicts)
 
 
-async def test_a_redaction_that_redacts_nothing_is_reasked_then_a_parse_failure() -> None:
+async def test_a_redaction_that_redacts_nothing_is_read_and_not_applicable() -> None:
+    # The input back unchanged is a readable reply that redacted nothing (issue 11), not an unreadable one.
     model = scripted_model(replies({"predict": "negative", "redaction": REVIEW.target_text}))
+    run = await run_tests(model, SENTIMENT, [REVIEW], ["redaction"])
+    assert run.verdicts[0].outcome == "not_applicable"
+    assert run.verdicts[0].reason is not None and "redacted nothing" in run.verdicts[0].reason
+
+
+async def test_a_redaction_reply_that_is_an_answer_is_reasked_then_a_parse_failure() -> None:
+    model = scripted_model(replies({"predict": "negative", "redaction": "negative"}))
     run = await run_tests(model, SENTIMENT, [REVIEW], ["redaction"])
     assert run.verdicts[0].outcome == "parse_failure"
     assert run.verdicts[0].reason is not None and "[REDACTED]" in run.verdicts[0].reason

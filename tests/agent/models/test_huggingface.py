@@ -61,7 +61,7 @@ async def test_generate_returns_a_completion_with_usage(tiny: Model, tiny_model_
     assert completion.usage.prompt_tokens > 5  # the chat template adds a system turn and role headers
     assert 1 <= completion.usage.completion_tokens <= 8
     assert completion.choices[0].finish_reason in {"stop", "length"}
-    assert tiny.capabilities.names() == ["logprobs", "score", "seed", "local"]
+    assert tiny.capabilities.names() == ["logprobs", "score", "grammar", "seed", "local"]
 
 
 async def test_concurrent_requests_run_in_fewer_generate_calls_than_requests(tiny: Model) -> None:
