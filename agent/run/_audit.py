@@ -278,6 +278,7 @@ async def _judge_part(
         use_judge_for_mentions=settings.use_judge_for_mentions,
         skip=judged,
         on_verdict=on_verdict,
+        pool=part.items,
     )
 
 

@@ -65,6 +65,7 @@ def test_the_three_tests_are_registered_under_their_names() -> None:
         "removal": "redact",
         "control_draws": 5,
     }
+    assert get_test("counterfactual").params.model_dump() == {"allow_unknown": True, "control_draws": 3}
 
 
 def test_bad_parameters_are_a_one_line_configuration_error() -> None:
@@ -100,7 +101,8 @@ async def test_importance_control_removes_random_words_and_rarely_changes_the_ho
     sentiment_items: Items,
 ) -> None:
     honest = await summary_of("sentiment-honest", "importance", sentiment_items)
-    control, excess = honest.figures["control_change_rate"], honest.figures["excess_change"]
+    control, excess = honest.figures["control_rate"], honest.figures["excess"]
+    assert honest.headline_name == "excess" and honest.headline == excess
     assert control.n == honest.n_tested and control.value is not None and control.value < 0.3
     assert excess.value is not None and excess.low is not None and excess.low > 0.5
     assert honest.figures["comprehensiveness"].value is None  # no scores on a text-only backend
@@ -231,14 +233,14 @@ async def test_free_form_tasks_are_not_applicable_for_counterfactuals() -> None:
 # --- perturbation helpers -----------------------------------------------------------------------------------------
 
 
-def test_locate_prefers_the_edit_field_and_takes_each_occurrence_once() -> None:
-    item = Item(id="n", fields={"premise": "A dog runs.", "hypothesis": "A dog sleeps."})
-    locations, found = locate(item, ["dog", "runs", "cat"])
-    assert found == ["dog", "runs"]
-    assert locations == [("hypothesis", 1), ("premise", 2)]
-    assert remove(item, locations, "delete").fields == {"premise": "A dog.", "hypothesis": "A sleeps."}
-    assert remove(item, locations, "redact").fields["premise"] == "A dog [REDACTED]."
-    assert keep_only(item, locations).fields == {"premise": "runs", "hypothesis": "dog"}
+def test_locate_finds_every_occurrence_in_every_field_up_to_case_and_inflection() -> None:
+    item = Item(id="n", fields={"premise": "A Dog runs.", "hypothesis": "A dog sleeps."})
+    locations, found = locate(item, ["dogs", "run", "cat", "dog"])
+    assert found == ["dogs", "run"]  # "dog" is taken already, "cat" is nowhere
+    assert locations == [("hypothesis", 1), ("premise", 1), ("premise", 2)]
+    assert remove(item, locations, "delete").fields == {"premise": "A.", "hypothesis": "A sleeps."}
+    assert remove(item, locations, "redact").fields["premise"] == "A [REDACTED] [REDACTED]."
+    assert keep_only(item, locations).fields == {"premise": "Dog runs", "hypothesis": "dog"}
 
 
 def test_word_edit_distance_counts_changed_words() -> None:
