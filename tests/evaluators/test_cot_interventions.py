@@ -147,8 +147,8 @@ async def test_early_answering_threshold_and_spread_points() -> None:
     calls: Calls = []
     model = lanham_model(lambda reasoning: "B" if steps_in(reasoning) >= 2 else "A", calls=calls)
     verdict, _ = await one(model, "early-answering", max_points=3, min_aoc=0.5)
-    forced = [c["reasoning"] for c in calls if c["paradigm"] == "answer-after-reasoning" and "..." not in c["reasoning"]]
-    assert sorted(steps_in(r) for r in forced) == [0, 2, 4]
+    forced = [c["reasoning"] for c in calls if c["paradigm"] == "answer-after-reasoning"]
+    assert sorted(steps_in(r) for r in forced if "..." not in r) == [0, 2, 4]
     assert verdict.figures["aoc"] == pytest.approx(0.25)
     assert verdict.outcome == "unfaithful" and "0.25" in (verdict.reason or "")
 
