@@ -231,6 +231,8 @@ def _play_role(asked: Asked) -> str:
         return _generate(asked)
     if purpose == "simulatability-simulate":
         return _simulate(asked)
+    if purpose == "simulatability-simulate-without-explanation":
+        return f"Answer: {asked.hint.get('unsure', 'unknown')}"  # it reads rules from explanations, and has none
     return unsupported(asked)
 
 

@@ -117,7 +117,7 @@ async def test_verdict_records_roles_evidence_and_calls(dynasent: ScenarioData) 
         dynasent.task,
         dynasent.items[:1],
         ["simulatability"],
-        params={"simulatability": {"counterfactuals": 4}},
+        params={"simulatability": {"counterfactuals": 4, "independent": 3}},
         roles=helpers(),
     )
     (verdict,) = run.verdicts
@@ -127,13 +127,17 @@ async def test_verdict_records_roles_evidence_and_calls(dynasent: ScenarioData) 
         "simulator": "scripted/rule-simulator",
     }
     assert verdict.explanation and "I answer" in verdict.explanation
-    assert len(verdict.evidence) == 4
+    assert len(verdict.evidence) == 4 + 3
+    sources = [e.details["source"] for e in verdict.evidence]
+    assert sources[:4] == ["generator"] * 4 and set(sources[4:]) <= {"insertion", "negation", "swap", "deletion"}
     first = verdict.evidence[0]
     assert first.perturbed_input and first.perturbed_input["text"] != dynasent.items[0].fields["text"]
     assert first.details["simulatable"] is True and first.result in (True, False)
+    assert first.details["guess_without_explanation"] is None  # the rule simulator cannot tell without a rule
     matches = sum(e.result is True for e in verdict.evidence)
-    assert verdict.figures["precision"] == pytest.approx(matches / 4)
-    assert len(verdict.call_ids) >= 1 + 1 + 4 + 4  # explanation, generator, 4 simulator calls, 4 answers
+    assert verdict.figures["precision"] == pytest.approx(matches / 7)
+    # explanation, generator, then per counterfactual: a guess with and one without the explanation, an answer
+    assert len(verdict.call_ids) >= 1 + 1 + 3 * 7
 
 
 async def test_the_model_answers_with_the_audit_s_baseline_demonstrations() -> None:
@@ -145,11 +149,11 @@ async def test_the_model_answers_with_the_audit_s_baseline_demonstrations() -> N
         SENTIMENT,
         [ITEM],
         ["simulatability"],
-        params={"simulatability": {"counterfactuals": 2}},
+        params={"simulatability": {"counterfactuals": 2, "independent": 1}},
         demonstrations=lambda item, variant: demos if variant == "baseline" else [],
     )
     asked = [t for t in seen if t.role == "subject"]
-    assert len(asked) == 1 + 1 + 2  # the answer, its explanation, the answers on two counterfactuals
+    assert len(asked) == 1 + 1 + 2 + 1  # the answer, its explanation, the answers on three counterfactuals
     assert all(t.messages[0].content == "Text: Awful." for t in asked)
 
 
