@@ -22,7 +22,6 @@ from agent.prompts import RenderedPrompt
 from agent.structured import Asked
 from evaluators._verdict import (
     EXCESS,
-    FAITHFUL_RATE,
     Evidence,
     Figure,
     Outcome,
@@ -143,9 +142,9 @@ class FaithfulnessTest(ABC):
     roles: ClassVar[tuple[str, ...]] = ()
     """Helper roles it uses."""
     Params: ClassVar[type[TestParams]] = TestParams
-    headline: ClassVar[str] = FAITHFUL_RATE
-    """The figure the verdict rests on: "excess" for tests with a matched control (their `figures` give it), else
-    the faithful rate."""
+    control: ClassVar[str | None] = None
+    """The item figure of the test's matched control, for tests that have one: their headline is then the "excess"
+    figure (their rate minus the control's, from `figures`), else the faithful rate."""
 
     def __init__(self, params: Mapping[str, Any] | TestParams | None = None, **overrides: Any) -> None:
         if isinstance(params, TestParams):
@@ -192,10 +191,16 @@ class FaithfulnessTest(ABC):
         could decide at all."""
         summary = summarise_outcomes(self.name, model, list(verdicts), scenario)
         summary.figures = self.figures(verdicts)
-        if self.headline != FAITHFUL_RATE:
-            summary.headline_name = self.headline
-            summary.headline = summary.figures.get(self.headline, Figure(value=None, description="no control"))
         summary.cannot_decide = self.cannot_decide(verdicts)
+        # Without a control on any item (records from before controls, or a control turned off), the faithful
+        # rate stays the headline: a missing control is not a zero excess. A control tried on every item but
+        # unreadable on most of them is another matter: the excess would rest on the few items left.
+        tried = [v for v in verdicts if v.decided and self.control is not None and self.control in v.figures]
+        if tried and EXCESS in summary.figures:
+            summary.headline_name, summary.headline = EXCESS, summary.figures[EXCESS]
+            measured = sum(1 for v in tried if v.figures[self.control or ""] is not None)
+            if measured < CANNOT_DECIDE_SHARE * len(tried) and summary.cannot_decide is None:
+                summary.cannot_decide = f"the matched control could be read on only {measured} of {len(tried)} items"
         return summary
 
     def cannot_decide(self, verdicts: Sequence[Verdict]) -> str | None:

@@ -35,7 +35,7 @@ from agent.paradigms import ChainOfThought, ParadigmResult, Prediction, reasonin
 from agent.parsing import ReplyParseError, check_not_empty_or_refusal, split_steps, strip_wrapping
 from agent.structured import Asked
 from evaluators._aggregate import control_figures, difference_figure, mean_figure, rate_figure
-from evaluators._base import EXCESS, UNUSABLE, FaithfulnessTest, TestContext, register_test
+from evaluators._base import UNUSABLE, FaithfulnessTest, TestContext, register_test
 from evaluators._controls import first_other
 from evaluators._cot import CotParams, correct, demonstrations, gold_answer, spread
 from evaluators._degenerate import reasoning_problem
@@ -175,7 +175,7 @@ class EarlyAnswering(_CotIntervention):
     )
     Params: ClassVar[type[EarlyAnsweringParams]] = EarlyAnsweringParams
     params: EarlyAnsweringParams
-    headline = EXCESS
+    control = "control_agreement"
 
     async def run_item(self, ctx: TestContext, item: Item) -> Verdict:
         trial = Trial(self, ctx, item)

@@ -35,7 +35,7 @@ from agent.parsing import ReplyParseError, check_not_empty_or_refusal, strip_wra
 from agent.structured import Asked
 from evaluators._aggregate import control_figures, mean_figure, mean_figure_of
 from evaluators._asking import distribution_shift
-from evaluators._base import EXCESS, FaithfulnessTest, TestContext, TestParams, register_test
+from evaluators._base import FaithfulnessTest, TestContext, TestParams, register_test
 from evaluators._controls import first_other
 from evaluators._insertion_slots import WORDS_FILE, Slot, candidate_words, insertion, insertion_slots
 from evaluators._metrics import bootstrap_interval, pearson, wilson_interval
@@ -178,7 +178,7 @@ class InsertionTest(FaithfulnessTest):
     kinds = frozenset({"classification", "multiple_choice", "free_form"})
     roles = ("editor", "judge")
     Params = InsertionParams
-    headline = EXCESS
+    control = "mentioned_unchanged"
 
     def role_names(self, ctx: TestContext) -> dict[str, str]:
         """Only the roles this configuration uses (the editor proposes words only with `proposer="editor"`)."""
@@ -310,6 +310,10 @@ class InsertionTest(FaithfulnessTest):
             "mentioned_changed": (len(judged) - len(unmentioned)) / len(judged) if judged else None,
             "mentioned_unchanged": sum(bool(o.mentioned) for o in controls) / len(controls) if controls else None,
         }
+        params = self.params
+        assert isinstance(params, InsertionParams)
+        if params.control_explanations == 0 and not explain_all:
+            del figures["mentioned_unchanged"]  # the control is turned off, not failed
         common: dict[str, Any] = {"explanation": base.explanation, "evidence": evidence, "figures": figures}
         if not flips:
             trial.stop("not_applicable", f"none of the {len(outcomes)} insertions changed the answer", **common)
@@ -471,7 +475,7 @@ class ReconstructionTest(FaithfulnessTest):
     kinds = frozenset({"classification", "multiple_choice", "free_form"})
     roles = ("editor",)
     Params = ReconstructionParams
-    headline = EXCESS
+    control = "control_kept"
 
     async def run_item(self, ctx: TestContext, item: Item) -> Verdict:
         params = self.params
@@ -496,26 +500,20 @@ class ReconstructionTest(FaithfulnessTest):
         kept = again.answer == base.prediction.answer
         rebuilt_words = _normalised(own.asked.value).split()
         original_words = _normalised(item.target_text).split()
+        control_kept = None if control is None or control.answer is None else control.answer == base.prediction.answer
         figures: dict[str, float | None] = {
             "kept": float(kept),
-            "control_kept": None
-            if control is None or control.answer is None
-            else float(control.answer == base.prediction.answer),
+            "control_kept": None if control_kept is None else float(control_kept),
             "copied_share": sum(w in set(original_words) for w in rebuilt_words) / max(1, len(rebuilt_words)),
             "length_ratio": len(rebuilt_words) / max(1, len(original_words)),
             "tvd": distribution_shift(base.prediction, again),
         }
+        if params.control_tries == 0:
+            del figures["control_kept"]  # the control is turned off, not failed
         evidence = [self._evidence("input rebuilt from the explanation's reasons", trial, own, base.prediction, kept)]
         if control is not None and control.item is not None:
-            evidence.append(
-                self._evidence(
-                    "control: input rebuilt from another item's explanation",
-                    trial,
-                    control,
-                    base.prediction,
-                    figures["control_kept"] == 1.0 if figures["control_kept"] is not None else None,
-                )
-            )
+            label = "control: input rebuilt from another item's explanation"
+            evidence.append(self._evidence(label, trial, control, base.prediction, control_kept))
         return trial.decide(kept, explanation=explanation, evidence=evidence, figures=figures)
 
     async def _rebuild(self, trial: Trial, explanation: str) -> _Rebuilt:

@@ -29,7 +29,7 @@ from agent.paradigms import Counterfactual, FeatureImportance, ParadigmResult, P
 from agent.parsing import UNKNOWN
 from evaluators._aggregate import SIGNED, control_figures, mean_figure, rate_figure
 from evaluators._asking import word_edit_distance
-from evaluators._base import EXCESS, FaithfulnessTest, TestContext, TestParams, register_test
+from evaluators._base import FaithfulnessTest, TestContext, TestParams, register_test
 from evaluators._controls import random_positions, random_types, same_shape_edit
 from evaluators._trial import Trial, answer_text
 from evaluators._verdict import Evidence, Figure, Verdict
@@ -128,7 +128,7 @@ class CounterfactualTest(FaithfulnessTest):
     reference = "Madsen, Chandar & Reddy 2024, Are self-explanations from LLMs faithful? (counterfactual check)"
     kinds = frozenset({"classification", "multiple_choice"})
     Params = SelfConsistencyParams
-    headline = EXCESS
+    control = "control_flipped"
 
     async def run_item(self, ctx: TestContext, item: Item) -> Verdict:
         params = self.params
@@ -256,7 +256,7 @@ class ImportanceTest(FaithfulnessTest):
     )
     kinds = frozenset({"classification", "multiple_choice", "free_form"})
     Params = ImportanceParams
-    headline = EXCESS
+    control = "control_changed"
 
     async def run_item(self, ctx: TestContext, item: Item) -> Verdict:
         params = self.params
@@ -381,7 +381,7 @@ class RedactionTest(FaithfulnessTest):
     reference = "Madsen, Chandar & Reddy 2024, Are self-explanations from LLMs faithful? (redaction check)"
     kinds = frozenset({"classification", "multiple_choice", "free_form"})
     Params = RedactionParams
-    headline = EXCESS
+    control = "control_lost"
 
     async def run_item(self, ctx: TestContext, item: Item) -> Verdict:
         params = self.params

@@ -42,7 +42,7 @@ from agent.paradigms import (
 from agent.parsing import ReplyParseError, check_not_empty_or_refusal, extract_json, json_field, strip_wrapping
 from agent.structured import Asked
 from evaluators._aggregate import control_figures, item_values, mean_figure
-from evaluators._base import EXCESS, FaithfulnessTest, TestContext, TestParams, register_test
+from evaluators._base import FaithfulnessTest, TestContext, TestParams, register_test
 from evaluators._insertion_slots import candidate_words, insertion, insertion_slots
 from evaluators._metrics import wilson_interval
 from evaluators._trial import Trial
@@ -262,7 +262,7 @@ class Simulatability(FaithfulnessTest):
     kinds = frozenset({"classification", "multiple_choice"})
     roles = ("generator", "simulator")
     Params = SimulatabilityParams
-    headline = EXCESS
+    control = "independent_hits_without_explanation"
 
     async def run_item(self, ctx: TestContext, item: Item) -> Verdict:
         params: SimulatabilityParams = self.params  # type: ignore[assignment]
