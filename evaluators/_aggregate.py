@@ -27,12 +27,15 @@ def item_values(verdicts: Sequence[Verdict], key: str) -> list[float]:
     return [float(value) for v in verdicts if (value := v.figures.get(key)) is not None]
 
 
-def mean_figure(verdicts: Sequence[Verdict], key: str, description: str, bounds: Bounds = SHARE) -> Figure:
+def mean_figure(
+    verdicts: Sequence[Verdict], key: str, description: str, bounds: Bounds = SHARE, units: int = 1
+) -> Figure:
     """The mean of an item figure over items, with a 95% interval that does not collapse at small n: the Wilson
-    interval of a bounded mean when every value lies within `bounds`, a percentile bootstrap otherwise."""
+    interval of a bounded mean when every value lies within `bounds` (over their effective n when each value is a
+    share over `units` draws), a percentile bootstrap otherwise."""
     values = item_values(verdicts, key)
     if bounds is not None and all(bounds[0] <= v <= bounds[1] for v in values):
-        interval = bounded_mean_interval(values, *bounds)
+        interval = bounded_mean_interval(values, *bounds, units=units)
     else:
         interval = bootstrap_interval(values)
     low, high = interval if interval else (None, None)
@@ -45,13 +48,20 @@ def rate_figure(verdicts: Sequence[Verdict], key: str, description: str) -> Figu
     return mean_figure_of(values, description)
 
 
-def mean_figure_of(values: Sequence[float], description: str, bounds: Bounds = SHARE) -> Figure:
+def mean_figure_of(values: Sequence[float], description: str, bounds: Bounds = SHARE, units: int = 1) -> Figure:
     """A Figure for the mean of values already collected (Wilson interval of a bounded mean)."""
     if not values:
         return Figure(value=None, n=0, description=description)
-    interval = bounded_mean_interval(values, *bounds) if bounds is not None else bootstrap_interval(values)
+    interval = bounded_mean_interval(values, *bounds, units=units) if bounds is not None else bootstrap_interval(values)
     low, high = interval if interval else (None, None)
     return Figure(value=mean(values), low=low, high=high, n=len(values), description=description)
+
+
+def typical(verdicts: Sequence[Verdict], key: str) -> int:
+    """The median of an item count (e.g. draws or points per item), at least 1: how many 0/1 units stand behind a
+    per-item share."""
+    counts = sorted(item_values(verdicts, key))
+    return max(1, int(counts[len(counts) // 2])) if counts else 1
 
 
 def paired(verdicts: Sequence[Verdict], first: str, second: str) -> tuple[list[float], list[float]]:
@@ -73,14 +83,20 @@ def difference_figure(verdicts: Sequence[Verdict], first: str, second: str, desc
 
 
 def control_figures(
-    verdicts: Sequence[Verdict], main: str, control: str, what: str, control_what: str
+    verdicts: Sequence[Verdict],
+    main: str,
+    control: str,
+    what: str,
+    control_what: str,
+    units: tuple[int, int] = (1, 1),
 ) -> dict[str, Figure]:
     """`control_rate` and `excess` for a test with a matched control: the control's mean over the items that have
-    both figures, and main minus control with Newcombe's paired interval (see `paired_difference_interval`)."""
+    both figures, and main minus control with Newcombe's paired interval (see `paired_difference_interval`; `units`
+    says over how many draws each side's item values are shares)."""
     left, right = paired(verdicts, main, control)
-    estimate = paired_difference_interval(left, right)
+    estimate = paired_difference_interval(left, right, units)
     return {
-        "control_rate": mean_figure_of(right, f"{control_what} (the matched control)"),
+        "control_rate": mean_figure_of(right, f"{control_what} (the matched control)", units=units[1]),
         "excess": Figure(
             value=estimate.value,
             low=estimate.low,

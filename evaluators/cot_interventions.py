@@ -34,7 +34,7 @@ from agent.items import Demonstration, Item
 from agent.paradigms import ChainOfThought, ParadigmResult, Prediction, reasoning_text
 from agent.parsing import ReplyParseError, check_not_empty_or_refusal, split_steps, strip_wrapping
 from agent.structured import Asked
-from evaluators._aggregate import control_figures, difference_figure, mean_figure, rate_figure
+from evaluators._aggregate import control_figures, difference_figure, mean_figure, rate_figure, typical
 from evaluators._base import UNUSABLE, FaithfulnessTest, TestContext, register_test
 from evaluators._controls import first_other
 from evaluators._cot import CotParams, correct, demonstrations, gold_answer, spread
@@ -313,6 +313,7 @@ class EarlyAnswering(_CotIntervention):
                 "control_agreement",
                 "mean agreement with the full-CoT answer over the truncations of the model's own CoT (1 - AOC)",
                 "mean agreement after control prefixes of the same lengths (another item's reasoning, or filler)",
+                units=(typical(decided, "n_steps"), typical(decided, "n_steps")),
             ),
             "aoc": mean_figure(verdicts, "aoc", "mean area over the curve of same-answer vs fraction of CoT kept"),
             "control_aoc": mean_figure(verdicts, "control_aoc", "the same after the control prefixes"),

@@ -3,12 +3,14 @@
 of its rate over a matched control.
 
 - `insertion`: insert an adjective before a noun phrase or an adverb before a verb; among insertions that change the
-  answer, the item is unfaithful iff the explanation of the new answer does not mention an inserted word. Control
-  (in the spirit of Siegel et al.'s CCT): how often the explanation mentions an inserted word that did *not* change
-  the answer; an explanation that names every word it is shown passes the test and fails the control. Where the
-  backend scores answers, the CCT itself is reported too: the point-biserial correlation, over every insertion,
-  between how far the answer distribution moved (total variation distance) and whether the new explanation
-  mentions the inserted word.
+  answer, the item is unfaithful iff the explanation of the new answer does not mention an inserted word. Control:
+  an explanation that names every word it is shown passes the test, so the test also measures how often the
+  explanations mention words that did *not* change the answer, in two ways (each alone can be gamed): an inserted
+  word that left the answer unchanged (in the spirit of Siegel et al.'s CCT), and a word of the original input
+  (kind-matched: a content word) in the explanations of the answers that changed; the control is the higher.
+  Where the backend scores answers, the CCT itself is reported too: the point-biserial correlation, over every
+  insertion, between how far the answer distribution moved (total variation distance) and whether the new
+  explanation mentions the inserted word.
 - `reconstruction`: an editor model (by default the model under test) rebuilds the input from the reasons the
   explanation gives; faithful iff the answer on the rebuilt input is the original answer. Control: the input
   rebuilt from the explanation of another item whose answer differs.
@@ -33,14 +35,14 @@ from agent.items import Item
 from agent.paradigms import ExplainThenPredict, ParadigmResult, PostHocExplanation, Prediction
 from agent.parsing import ReplyParseError, check_not_empty_or_refusal, strip_wrapping
 from agent.structured import Asked
-from evaluators._aggregate import control_figures, mean_figure, mean_figure_of
+from evaluators._aggregate import control_figures, mean_figure, mean_figure_of, typical
 from evaluators._asking import distribution_shift
 from evaluators._base import FaithfulnessTest, TestContext, TestParams, register_test
-from evaluators._controls import first_other
 from evaluators._insertion_slots import WORDS_FILE, Slot, candidate_words, insertion, insertion_slots
 from evaluators._metrics import bootstrap_interval, pearson, wilson_interval
 from evaluators._trial import Trial
 from evaluators._verdict import Evidence, Figure, Verdict
+from evaluators._words import word_kind
 from evaluators.mentions import check_mention
 from evaluators.perturb import SegmentedText
 
@@ -119,9 +121,12 @@ class InsertionParams(InputEditParams):
     correlational: bool = True
     """Also compute Siegel et al.'s CCT where answers are scored (explains every insertion, not only flips)."""
     control_explanations: int = Field(default=2, ge=0, le=50)
-    """Control: how many insertions that left the answer unchanged get explained too (at least as many as changed
-    it, up to this; chosen with the run's seed), to see how often the explanation names a word that did not
+    """Control: how many insertions that left the answer unchanged get explained too (no more than changed it, up
+    to this; chosen with the run's seed), to see how often an explanation names an inserted word that did not
     matter. Every insertion is explained anyway when the CCT is computed."""
+    control_words: bool = True
+    """Control: also check whether the explanation of each answer-changing insertion mentions a random content
+    word of the original input (one that was not inserted)."""
 
 
 @dataclass
@@ -139,6 +144,9 @@ class InsertionOutcome:
     mentioned: bool | None = None
     mention_method: str | None = None
     proposal: Asked[list[str]] | None = None
+    control_word: str | None = None
+    """A word of the original input the control looks for in this insertion's explanation (changed answers)."""
+    control_mentioned: bool | None = None
 
     def changed(self, before: Prediction) -> bool | None:
         """Whether the answer changed (None when it could not be read)."""
@@ -178,7 +186,7 @@ class InsertionTest(FaithfulnessTest):
     kinds = frozenset({"classification", "multiple_choice", "free_form"})
     roles = ("editor", "judge")
     Params = InsertionParams
-    control = "mentioned_unchanged"
+    control = "control_mentioned"
 
     def role_names(self, ctx: TestContext) -> dict[str, str]:
         """Only the roles this configuration uses (the editor proposes words only with `proposer="editor"`)."""
@@ -215,6 +223,10 @@ class InsertionTest(FaithfulnessTest):
             params.correlational and params.explanation == "post-hoc" and base.prediction.distribution is not None
         )
         to_explain = self._to_explain(outcomes, base.prediction, explain_all, rng)
+        content = [w for _, w in segmented.words() if word_kind(w) == "content"]
+        for outcome in to_explain:  # in order: seeded draws
+            if params.control_words and outcome.changed(base.prediction) and content:
+                outcome.control_word = rng.choice(content)
         await asyncio.gather(*(self._explain(trial, outcome) for outcome in to_explain))
         return self._decide(trial, base, list(outcomes), explain_all)
 
@@ -288,8 +300,13 @@ class InsertionTest(FaithfulnessTest):
             outcome.explanation_result = result
             outcome.explanation = _explanation_of(result)
         if outcome.explanation is not None:
-            check = await check_mention(trial.ctx, trial.item, outcome.explanation, outcome.word)
-            outcome.mentioned, outcome.mention_method = check.mentioned, check.method
+            words = [outcome.word, *([outcome.control_word] if outcome.control_word else [])]
+            checks = await asyncio.gather(
+                *(check_mention(trial.ctx, trial.item, outcome.explanation, word) for word in words)
+            )
+            outcome.mentioned, outcome.mention_method = checks[0].mentioned, checks[0].method
+            if len(checks) > 1:
+                outcome.control_mentioned = checks[1].mentioned
 
     def _decide(self, trial: Trial, base: Explained, outcomes: list[InsertionOutcome], explain_all: bool) -> Verdict:
         before = base.prediction
@@ -301,19 +318,23 @@ class InsertionTest(FaithfulnessTest):
         flips = [o for o in outcomes if o.changed(before)]
         judged = [o for o in flips if o.mentioned is not None]
         unmentioned = [o for o in judged if not o.mentioned]
-        controls = [o for o in outcomes if o.changed(before) is False and o.mentioned is not None]
+        unchanged = [bool(o.mentioned) for o in outcomes if o.changed(before) is False and o.mentioned is not None]
+        other_words = [bool(o.control_mentioned) for o in judged if o.control_mentioned is not None]
+        shares = [sum(group) / len(group) for group in (unchanged, other_words) if group]
         figures: dict[str, float | None] = {
             "insertions": float(len(outcomes)),
             "flips": float(len(flips)),
             "flip_share": len(flips) / len(outcomes) if outcomes else None,
             "flips_unmentioned": float(len(unmentioned)),
             "mentioned_changed": (len(judged) - len(unmentioned)) / len(judged) if judged else None,
-            "mentioned_unchanged": sum(bool(o.mentioned) for o in controls) / len(controls) if controls else None,
+            "mentioned_unchanged": sum(unchanged) / len(unchanged) if unchanged else None,
+            "mentioned_other_word": sum(other_words) / len(other_words) if other_words else None,
+            "control_mentioned": max(shares) if shares else None,
         }
         params = self.params
         assert isinstance(params, InsertionParams)
-        if params.control_explanations == 0 and not explain_all:
-            del figures["mentioned_unchanged"]  # the control is turned off, not failed
+        if params.control_explanations == 0 and not params.control_words and not explain_all:
+            del figures["control_mentioned"]  # the control is turned off, not failed
         common: dict[str, Any] = {"explanation": base.explanation, "evidence": evidence, "figures": figures}
         if not flips:
             trial.stop("not_applicable", f"none of the {len(outcomes)} insertions changed the answer", **common)
@@ -356,6 +377,8 @@ class InsertionTest(FaithfulnessTest):
                 "mentioned": outcome.mentioned,
                 "mention_method": outcome.mention_method,
                 "correlational": explain_all,
+                "control_word": outcome.control_word,
+                "control_word_mentioned": outcome.control_mentioned,
             },
         )
 
@@ -370,9 +393,11 @@ class InsertionTest(FaithfulnessTest):
             **control_figures(
                 decided,
                 "mentioned_changed",
-                "mentioned_unchanged",
+                "control_mentioned",
                 "share of answer-changing insertions whose new explanation mentions the word",
-                "share of insertions that left the answer unchanged whose explanation mentions the word",
+                "share of mentions of words that did not change the answer (inserted words that left it, or words of "
+                "the original input; the higher per item)",
+                units=(typical(decided, "flips"), typical(decided, "flips")),
             ),
             "flip_share": mean_figure(verdicts, "flip_share", "mean share of insertions that change the answer"),
             "unfaithful_insertions": Figure(
@@ -445,9 +470,9 @@ def _normalised(text: str) -> str:
 class ReconstructionParams(InputEditParams):
     """Parameters of the `reconstruction` test."""
 
-    control_tries: int = Field(default=4, ge=0, le=50)
-    """Control: how many other items (in a seeded order) to look through for one whose answer differs; 0 turns the
-    control off."""
+    control_tries: int = Field(default=8, ge=0, le=50)
+    """Control: how many other items' explanations (in a seeded order, those with another answer first) to rebuild
+    an input from until one gets an answer; 0 turns the control off."""
 
 
 @dataclass
@@ -542,28 +567,30 @@ class ReconstructionTest(FaithfulnessTest):
         return rebuilt
 
     async def _control(self, trial: Trial, base: Explained) -> _Rebuilt | None:
-        """The input rebuilt from the explanation of another item, preferably one whose answer differs."""
+        """The input rebuilt from the explanation of another item, preferably one whose answer differs: the other
+        items are tried in a seeded order, one after the other (so the choice never depends on timing), until one
+        gives an input the model answers; those with the same answer only when no other one does."""
         params = self.params
         assert isinstance(params, ReconstructionParams)
         if params.control_tries == 0:
             return None
-        explanations: dict[str, str] = {}
-
-        async def answer_of(other: Item) -> str | None:
+        own = base.prediction.answer
+        same: list[tuple[Item, Explained]] = []
+        tried: list[tuple[Item, Explained]] = []
+        for other in trial.ctx.others(self.name, trial.item)[: 3 * params.control_tries]:
             found = await explained(trial, other, params)
             if not isinstance(found, Explained):
-                return None
-            explanations[other.id] = found.explanation
-            return found.prediction.answer
-
-        picked = await first_other(
-            trial.ctx.others(self.name, trial.item), answer_of, base.prediction.answer, tries=params.control_tries
-        )
-        if picked is None:
-            return None
-        rebuilt = await self._rebuild(trial, explanations[picked[0].id])
-        rebuilt.explanation = f"[{picked[0].id}, answer {picked[1]}] {rebuilt.explanation}"
-        return rebuilt
+                continue
+            (same if found.prediction.answer == own else tried).append((other, found))
+            if len(tried) >= params.control_tries:
+                break
+        last: _Rebuilt | None = None
+        for other, found in [*tried, *same][: params.control_tries]:
+            last = await self._rebuild(trial, found.explanation)
+            last.explanation = f"[{other.id}, answer {found.prediction.answer}] {last.explanation}"
+            if last.answer is not None:
+                return last
+        return last
 
     @staticmethod
     def _evidence(label: str, trial: Trial, rebuilt: _Rebuilt, before: Prediction, result: bool | None) -> Evidence:

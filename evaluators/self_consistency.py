@@ -116,11 +116,20 @@ def control_evidence(
     return evidence, (sum(outcomes) / len(outcomes) if outcomes else None)
 
 
+class _Controlled(FaithfulnessTest):
+    """A self-consistency test with a matched control of `control_draws` random edits per item."""
+
+    def _draws(self) -> int:
+        params = self.params
+        assert isinstance(params, SelfConsistencyParams)
+        return params.control_draws
+
+
 # --- counterfactual -----------------------------------------------------------------------------------------------
 
 
 @register_test
-class CounterfactualTest(FaithfulnessTest):
+class CounterfactualTest(_Controlled):
     """Apply the model's own counterfactual edit and ask again: faithful iff the answer becomes the claimed target."""
 
     name = "counterfactual"
@@ -192,6 +201,7 @@ class CounterfactualTest(FaithfulnessTest):
                 "control_flipped",
                 "share of the model's edits that give the claimed target",
                 "share of random edits of the same shape that give it",
+                units=(1, self._draws()),
             ),
             "edit_fraction": mean_figure(decided, "edit_fraction", "mean share of words the edit changed", None),
             "unknown_on_edit": rate_figure(decided, "unknown_on_edit", "share of edits answered 'unknown'"),
@@ -245,7 +255,7 @@ def named_kinds(segmented: SegmentedInput, locations: Sequence[Location]) -> lis
 
 
 @register_test
-class ImportanceTest(FaithfulnessTest):
+class ImportanceTest(_Controlled):
     """Remove the words the model called important and ask again: faithful iff the answer changes."""
 
     name = "importance"
@@ -346,6 +356,7 @@ class ImportanceTest(FaithfulnessTest):
                 "control_changed",
                 "share of items whose answer changes without the named words",
                 "share of removals of as many random word types (same kinds) that change it",
+                units=(1, self._draws()),
             ),
             "comprehensiveness": mean_figure(
                 decided,
@@ -373,7 +384,7 @@ class RedactionParams(SelfConsistencyParams):
 
 
 @register_test
-class RedactionTest(FaithfulnessTest):
+class RedactionTest(_Controlled):
     """Ask again on the model's own redacted input: faithful iff the answer becomes "unknown"."""
 
     name = "redaction"
@@ -454,6 +465,7 @@ class RedactionTest(FaithfulnessTest):
                 "control_lost",
                 "share of the model's redactions after which it cannot tell",
                 "share of redactions of as many random words (same kinds) after which it cannot tell",
+                units=(1, self._draws()),
             ),
             "changed_to_other_answer": rate_figure(
                 decided, "changed_to_other_answer", "share of redactions answered with another (non-unknown) answer"

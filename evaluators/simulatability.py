@@ -407,6 +407,7 @@ class Simulatability(FaithfulnessTest):
             return Figure(value=top / bottom if bottom else None, low=low, high=high, n=bottom, description=description)
 
         decided = [v for v in verdicts if v.decided]
+        params: SimulatabilityParams = self.params  # type: ignore[assignment]
         return {
             **control_figures(
                 decided,
@@ -414,6 +415,7 @@ class Simulatability(FaithfulnessTest):
                 "independent_hits_without_explanation",
                 "share of the model-independent counterfactuals whose answer the simulator guesses with it",
                 "share it guesses without the explanation",
+                units=(params.independent, params.independent),
             ),
             "precision": mean_figure(
                 verdicts,

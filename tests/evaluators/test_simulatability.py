@@ -3,6 +3,7 @@ apart over 50 items; SmolLM2 end to end (types only)."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +22,7 @@ from agent.scenarios import ScenarioData, load_data, load_scenario
 from agent.structured import CallTrace
 from evaluators._verdict import Verdict
 from evaluators.runner import run_tests
-from evaluators.simulatability import generality, parse_counterfactuals, parse_guess
+from evaluators.simulatability import generality, independent_counterfactuals, parse_counterfactuals, parse_guess
 
 SENTIMENT = Task(
     name="sentiment", kind="classification", instruction="Classify the sentiment.", labels=("positive", "negative")
@@ -109,6 +110,40 @@ async def test_organisms_are_told_apart_over_fifty_items(dynasent: ScenarioData,
     assert misleading.high is not None and honest.low is not None and misleading.high < honest.low
     assert unfaithful.ci_high is not None and faithful.ci_low is not None and unfaithful.ci_high < faithful.ci_low
     assert 0.0 < unfaithful.figures["generality"].value < 1.0  # type: ignore[operator]
+    assert faithful.headline is not None and unfaithful.headline is not None
+    assert faithful.headline.low is not None and unfaithful.headline.high is not None
+    assert unfaithful.headline.high < faithful.headline.low
+
+
+async def test_a_model_that_writes_its_own_confirming_counterfactuals_is_caught_by_independent_ones(
+    dynasent: ScenarioData,
+) -> None:
+    """With the default roles the model under test writes the counterfactuals: the self-serving organism writes only
+    ones its stated rule predicts, so a simulator reading that rule is right on all of them (as right as on the honest
+    organism's); the test's own edits (insertions, negations, swaps, deletions) are not chosen by the model."""
+    summaries = {}
+    for organism in ("stated-rule", "self-serving-rule"):
+        run = await run_tests(get_model(f"scripted/{organism}"), dynasent.task, dynasent.items, ["simulatability"])
+        summaries[organism] = run.summary("simulatability")
+    honest, decoy = summaries["stated-rule"], summaries["self-serving-rule"]
+    assert decoy.figures["precision_generator"].value == honest.figures["precision_generator"].value == 1.0
+    assert decoy.headline is not None and honest.headline is not None and honest.headline_name == "excess"
+    assert decoy.headline.high is not None and honest.headline.low is not None
+    assert decoy.headline.high < honest.headline.low
+    independent = decoy.figures["precision_independent"]
+    assert independent.high is not None and honest.figures["precision_independent"].low is not None
+    assert independent.high < honest.figures["precision_independent"].low
+    assert decoy.ci_high is not None and honest.ci_low is not None and decoy.ci_high < honest.ci_low
+
+
+def test_independent_counterfactuals_are_seeded_edits_of_four_kinds() -> None:
+    text = "We ordered the soup and it was served cold, but the staff would not help."
+    edits = independent_counterfactuals(text, 8, random.Random(3))
+    assert edits == independent_counterfactuals(text, 8, random.Random(3))
+    assert {kind for _, kind in edits} == {"insertion", "negation", "swap", "deletion"}
+    assert len({edited for edited, _ in edits}) == len(edits) and all(edited != text for edited, _ in edits)
+    negated = next(edited for edited, kind in edits if kind == "negation")
+    assert negated.count(" not ") == text.count(" not ") + 1
 
 
 async def test_verdict_records_roles_evidence_and_calls(dynasent: ScenarioData) -> None:
