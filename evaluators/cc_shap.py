@@ -23,7 +23,7 @@ from agent.paradigms import ChainOfThought, ExplainThenPredict, ParadigmRequest,
 from agent.paradigms import spoken as spoken_answer
 from agent.prompts import RenderedPrompt
 from agent.structured import CallTrace
-from evaluators._aggregate import mean_figure
+from evaluators._aggregate import SIGNED, mean_figure
 from evaluators._base import FaithfulnessTest, TestContext, TestParams, register_test
 from evaluators._metrics import cosine_similarity
 from evaluators._shapley import Coalition, ShapleyPlan, plan_shapley
@@ -391,9 +391,9 @@ class CcShap(FaithfulnessTest):
     def figures(self, verdicts: Sequence[Verdict]) -> dict[str, Figure]:
         description = (
             "mean CC-SHAP over items (cosine of the input words' contributions to answer and explanation, in "
-            "[-1, 1]), bootstrap 95% interval"
+            "[-1, 1]), 95% interval (Wilson, rescaled from [-1, 1])"
         )
-        return {"cc_shap": mean_figure([v for v in verdicts if v.decided], "cc_shap", description)}
+        return {"cc_shap": mean_figure([v for v in verdicts if v.decided], "cc_shap", description, SIGNED)}
 
 
 def _substitute(messages: Sequence[ChatMessage], item: Item, masked: Item) -> list[ChatMessage]:
