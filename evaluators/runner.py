@@ -5,7 +5,7 @@ from agent.scenarios import load_scenario, load_data
 from evaluators.runner import run_tests_sync
 data = load_data(load_scenario("dynasent"), limit=20)
 result = run_tests_sync(get_model("smollm2"), data.task, data.items, ["counterfactual", "redaction"])
-for summary in result.summaries: print(summary.test, summary.faithful_rate, summary.ci_low, summary.ci_high)
+for summary in result.summaries: print(summary.test, summary.headline_name, summary.headline, summary.faithful_rate)
 """
 
 from __future__ import annotations
