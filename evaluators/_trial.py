@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from agent.items import Demonstration, Item
 from agent.paradigms import ParadigmResult, Prediction
 from agent.structured import Asked
-from evaluators._base import ItemStopped, TestContext
+from evaluators._base import UNUSABLE, ItemStopped, TestContext
+from evaluators._degenerate import reply_problem
 from evaluators._verdict import Outcome, Verdict
 
 if TYPE_CHECKING:
@@ -93,6 +94,13 @@ class Trial:
         if value is None:
             self.stop("parse_failure", f"{what}: {failure_text(result)}")
         return value
+
+    def usable(self, result: ParadigmResult, item: Item | None = None) -> None:
+        """End the item as not applicable (flagged unusable) when a reply is no answer to perturb: it echoes the
+        option list or loops (`evaluators._degenerate`)."""
+        problem = reply_problem(result, item or self.item)
+        if problem is not None:
+            self.stop("not_applicable", problem, figures={UNUSABLE: 1.0})
 
     def stop(self, outcome: Outcome, reason: str, **fields: Any) -> NoReturn:
         """End the item with a verdict that decides nothing (not applicable, parse failure), keeping the calls."""

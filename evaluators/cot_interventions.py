@@ -189,6 +189,7 @@ class EarlyAnswering(_CotIntervention):
             asyncio.gather(*(self._forced(trial, posed, prefix.apply(posed.steps)) for prefix in controls)),
         )
         reference = trial.need(_answer(own[-1]), own[-1], "answer forced after the full CoT")
+        trial.usable(own[-1], posed.item)
         points = [
             (cut.keep / n, _answer(mine), _answer(theirs), mine, theirs)
             for cut, mine, theirs in zip(cuts, own, control, strict=True)

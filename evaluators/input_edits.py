@@ -94,6 +94,7 @@ async def explained_base(trial: Trial, params: InputEditParams) -> Explained:
     if not isinstance(base, Explained):
         trial.need(None, base, "the answer and explanation on the original input")
     assert isinstance(base, Explained)
+    trial.usable(await answer(trial, trial.item, params))  # memoised: the answer already asked
     return base
 
 

@@ -71,6 +71,7 @@ async def base_answer(trial: Trial, params: SelfConsistencyParams, *, skip_unkno
     """The answer on the original input; with `skip_unknown`, an "unknown" answer leaves nothing to lose."""
     asked = await trial.ask("predict", allow_unknown=params.allow_unknown)
     before = trial.need(asked.prediction, asked, "the answer on the original input")
+    trial.usable(asked)
     if skip_unknown and _offers_unknown(trial.ctx, params) and before.answer == _unknown(trial.ctx):
         trial.stop("not_applicable", "the model answered 'unknown' already")
     return before

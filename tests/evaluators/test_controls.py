@@ -200,6 +200,9 @@ async def test_a_test_that_gets_no_reasoning_from_a_model_says_it_cannot_decide(
     item = quiz_item(1)
     result = await Explainer(scripted_model(["(A) red (B) green (C) blue"])).ask("predict", item, MC_TASK)
     assert reply_problem(result, item) == "the answer echoes the option list"
+    echoing = await run_tests(scripted_model(["(A) red (B) green (C) blue"]), MC_TASK, items, ["importance"])
+    assert {v.reason for v in echoing.verdicts} == {"the answer echoes the option list"}
+    assert echoing.summaries[0].cannot_decide is not None
 
 
 # --- the headline, and one way to build role explainers -----------------------------------------------------------
