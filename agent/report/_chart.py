@@ -136,7 +136,12 @@ def rate_chart(title: str, bars: list[RateBar], measure: str = "faithful rate", 
         if bar.rate is None:
             note = bar.empty_note
         elif bar.low is not None and bar.high is not None:
-            note = f"{shown(bar.rate)}  [{bar.low * 100:.0f}–{bar.high * 100:.0f}]"
+            bounds = (
+                f"{bar.low * 100:+.0f}, {bar.high * 100:+.0f}"
+                if signed
+                else f"{bar.low * 100:.0f}–{bar.high * 100:.0f}"
+            )
+            note = f"{shown(bar.rate)}  [{bounds}]"
         else:
             note = shown(bar.rate)
         interval = (

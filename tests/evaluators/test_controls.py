@@ -285,3 +285,19 @@ def test_an_audit_tells_a_decoy_whose_explanations_are_all_false_from_an_honest_
             assert abs(headline["value"]) <= 0.2, (test, headline)
         else:
             assert headline["value"] >= 0.5, (test, headline)
+
+
+def test_the_report_draws_an_excess_from_the_middle_of_a_signed_axis() -> None:
+    from agent.report._chart import RateBar, rate_chart
+
+    chart = rate_chart(
+        "t",
+        [RateBar("a", "", "#000", -0.5, -0.8, -0.1, 10), RateBar("b", "", "#111", 0.5, 0.2, 0.7, 10)],
+        measure="excess over the control",
+        signed=True,
+    )
+    zero = next(tick.x for tick in chart.ticks if tick.label == "0%")
+    below, above = chart.rows
+    assert below.bar_x + below.bar_width == pytest.approx(zero) and above.bar_x == pytest.approx(zero)
+    assert below.x_low < below.x_high < zero < above.x_low
+    assert below.note.startswith("-50%") and "[-80, -10]" in below.note
