@@ -17,6 +17,7 @@ from agent.items import Item, Task
 from agent.models import ChatMessage, GenerateConfig, get_model
 from agent.models.scripted import scripted_model
 from agent.organisms._sentiment_lexicon import polarity
+from agent.report._chart import RateBar, rate_chart
 from evaluators import Verdict, get_test
 from evaluators import test_names as registered_tests
 from evaluators._aggregate import difference_figure, mean_figure, rate_figure
@@ -288,8 +289,6 @@ def test_an_audit_tells_a_decoy_whose_explanations_are_all_false_from_an_honest_
 
 
 def test_the_report_draws_an_excess_from_the_middle_of_a_signed_axis() -> None:
-    from agent.report._chart import RateBar, rate_chart
-
     chart = rate_chart(
         "t",
         [RateBar("a", "", "#000", -0.5, -0.8, -0.1, 10), RateBar("b", "", "#111", 0.5, 0.2, 0.7, 10)],
