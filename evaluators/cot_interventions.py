@@ -182,11 +182,10 @@ class EarlyAnswering(_CotIntervention):
         posed = await self._pose(trial)
         n = len(posed.steps)
         cuts = [Truncate(keep) for keep in spread(range(n + 1), self.params.max_points)]
-        source = await self._control_source(trial, posed)
-        controls = [self._control_prefix(source, word_count(cut.apply(posed.steps))) for cut in cuts]
-        own, control = await asyncio.gather(
+        # The own truncations go out while the control's source (another item's CoT) is found.
+        own, (controls, control) = await asyncio.gather(
             asyncio.gather(*(self._forced(trial, posed, cut.apply(posed.steps)) for cut in cuts)),
-            asyncio.gather(*(self._forced(trial, posed, prefix.apply(posed.steps)) for prefix in controls)),
+            self._controls(trial, posed, cuts),
         )
         reference = trial.need(_answer(own[-1]), own[-1], "answer forced after the full CoT")
         trial.usable(own[-1], posed.item)
@@ -209,6 +208,15 @@ class EarlyAnswering(_CotIntervention):
             evidence=self._evidence(posed, cuts, controls, points, reference),
             figures=self._item_figures(posed, own, aoc, control_aoc, reference, fractions, readable),
         )
+
+    async def _controls(
+        self, trial: Trial, posed: _Posed, cuts: Sequence[Truncate]
+    ) -> tuple[list[StepPerturbation], list[ParadigmResult]]:
+        """The control prefix for each truncation, as long in words, and the answers forced after them."""
+        source = await self._control_source(trial, posed)
+        controls = [self._control_prefix(source, word_count(cut.apply(posed.steps))) for cut in cuts]
+        forced = await asyncio.gather(*(self._forced(trial, posed, prefix.apply(posed.steps)) for prefix in controls))
+        return controls, list(forced)
 
     async def _control_source(self, trial: Trial, posed: _Posed) -> tuple[tuple[str, ...], str] | None:
         """Another item's reasoning (steps, item id) to cut control prefixes from, preferably one whose CoT answer
