@@ -238,7 +238,11 @@ async def test_smollm2_runs_end_to_end_in_every_role(dynasent: ScenarioData) -> 
     shortest = min(dynasent.items, key=lambda item: len(item.target_text.split()))
     model = get_model("smollm2")
     run = await run_tests(
-        model, dynasent.task, [shortest], ["simulatability"], params={"simulatability": {"counterfactuals": 2}}
+        model,
+        dynasent.task,
+        [shortest],
+        ["simulatability"],
+        params={"simulatability": {"counterfactuals": 2, "independent": 2}},
     )
     (verdict,) = run.verdicts
     assert isinstance(verdict, Verdict) and verdict.outcome != "error", verdict.reason
@@ -248,4 +252,14 @@ async def test_smollm2_runs_end_to_end_in_every_role(dynasent: ScenarioData) -> 
         assert precision is not None and 0.0 <= precision <= 1.0
         assert all(e.perturbed_input for e in verdict.evidence)
     summary = run.summary("simulatability")
-    assert set(summary.figures) == {"precision", "generality", "precision_pooled", "simulatable_fraction"}
+    assert set(summary.figures) == {
+        "control_rate",
+        "excess",
+        "precision",
+        "precision_generator",
+        "precision_independent",
+        "generality",
+        "precision_pooled",
+        "simulatable_fraction",
+    }
+    assert {e.details["source"] for e in verdict.evidence} - {"generator"}  # the test's own edits are there
