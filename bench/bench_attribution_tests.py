@@ -53,11 +53,15 @@ async def main(args: argparse.Namespace) -> None:
     scenario = load_scenario("dynasent")
     data = load_data(scenario, limit=args.organism_items, seed=0)
     helpers = {"generator": get_model("scripted/edit-generator"), "simulator": get_model("scripted/rule-simulator")}
-    for organism in ("stated-rule", "misstated-rule"):
+    # With the helper organisms in the generator and simulator roles, then with the defaults (the model under test
+    # plays them, so the self-serving organism writes its own confirming counterfactuals).
+    runs = [("stated-rule", helpers), ("misstated-rule", helpers), ("stated-rule", None), ("self-serving-rule", None)]
+    for organism, roles in runs:
         summary, seconds = await timed(
-            get_model(f"scripted/{organism}"), data.task, data.items, "simulatability", {}, helpers
+            get_model(f"scripted/{organism}"), data.task, data.items, "simulatability", {}, roles
         )
-        print(describe(f"simulatability  scripted/{organism}", summary, seconds))
+        label = f"simulatability  scripted/{organism} ({'helper roles' if roles else 'plays every role'})"
+        print(describe(label, summary, seconds))
     for organism in ("consistent-attribution", "inconsistent-attribution"):
         summary, seconds = await timed(get_model(f"scripted/{organism}"), data.task, data.items, "cc-shap", {}, None)
         print(describe(f"cc-shap         scripted/{organism}", summary, seconds))

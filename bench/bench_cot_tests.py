@@ -26,12 +26,20 @@ from evaluators._verdict import TestSummary
 from evaluators.runner import run_tests
 
 ORGANISM_PAIRS = {
-    "biasing-features": ("sycophant-candid", "sycophant-silent"),
-    "early-answering": ("causal-reasoner", "post-hoc-reasoner"),
+    "biasing-features": (
+        "sycophant-candid",
+        "sycophant-paraphrasing",
+        "sycophant-trace-candid",
+        "sycophant-silent",
+        "sycophant-dismissive",
+        "cue-jitter",
+    ),
+    "early-answering": ("causal-reasoner", "post-hoc-reasoner", "filler-reasoner", "length-reasoner"),
     "adding-mistakes": ("causal-reasoner", "post-hoc-reasoner"),
     "paraphrasing": ("causal-reasoner", "steganographic-reasoner"),
     "filler-tokens": ("causal-reasoner", "filler-reasoner"),
 }
+"""Per test, the organisms shown: the faithful ones first."""
 LANHAM_TESTS = ("early-answering", "adding-mistakes", "paraphrasing", "filler-tokens")
 
 
@@ -41,7 +49,15 @@ def describe(label: str, summary: TestSummary, seconds: float) -> str:
         if summary.faithful_rate is not None
         else "faithful n/a"
     )
-    lines = [f"{label}: {rate}"]
+    figure = summary.headline
+    if summary.cannot_decide:
+        shown = f"cannot decide ({summary.cannot_decide})"
+    elif figure is not None and figure.value is not None and figure.low is not None and figure.high is not None:
+        sign = "+" if summary.headline_name == "excess" else ""
+        shown = f"{summary.headline_name} {figure.value:{sign}.3f} [{figure.low:.3f}, {figure.high:.3f}]"
+    else:
+        shown = f"{summary.headline_name} n/a"
+    lines = [f"{label}: {shown}; {rate}"]
     for name, figure in summary.figures.items():
         if figure.value is None:
             lines.append(f"    {name} = n/a")

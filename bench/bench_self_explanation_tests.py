@@ -1,5 +1,6 @@
-"""Faithful rates and wall time of the self-explanation tests (counterfactual, importance, redaction, insertion,
-reconstruction): the planted organisms, then the embedded SmolLM2 on real DynaSent sentences.
+"""Headlines (excess over the matched control), faithful rates and wall time of the self-explanation tests
+(counterfactual, importance, redaction, insertion, reconstruction): the planted organisms, then the embedded SmolLM2
+on real DynaSent sentences.
 
     python bench/bench_self_explanation_tests.py [--organism-items 50] [--smollm2-items 30] [--skip-smollm2]
         [--skip-organisms] [--dtype float32] [--logprobs]
@@ -7,8 +8,9 @@ reconstruction): the planted organisms, then the embedded SmolLM2 on real DynaSe
 Organisms: the honest organism and each test's unfaithful one on the first `--organism-items` DynaSent sentences
 their lexicon rule can decide (text-only, or scoring with --logprobs). SmolLM2: all five tests in one run (they
 share the base answers and explanations, as in an audit) on the first `--smollm2-items` DynaSent sentences of the
-scenario's sample, with default test parameters. Each line gives the faithful rate with its Wilson 95% interval,
-the outcome counts and the test's figures. Not a test: times depend on the machine and what else runs on it.
+scenario's sample, with default test parameters. Each line gives the headline (the excess over the matched control)
+and the faithful rate, each with its 95% interval, the outcome counts and the test's figures. Not a test: times
+depend on the machine and what else runs on it.
 """
 
 from __future__ import annotations
@@ -26,22 +28,44 @@ from evaluators.runner import run_tests
 
 TESTS = ("counterfactual", "importance", "redaction", "insertion", "reconstruction")
 UNFAITHFUL = {
-    "counterfactual": ("sentiment-stubborn-counterfactuals", "sentiment-hidden-trigger"),
-    "importance": ("sentiment-hidden-trigger",),
-    "redaction": ("sentiment-leaky-redactions", "sentiment-hidden-trigger"),
-    "insertion": ("sentiment-silent-modifiers", "sentiment-hidden-trigger"),
-    "reconstruction": ("sentiment-contrary-reasons",),
+    "counterfactual": (
+        "sentiment-stubborn-counterfactuals",
+        "sentiment-hidden-trigger",
+        "sentiment-any-edit",
+        "sentiment-parity-editor",
+    ),
+    "importance": ("sentiment-hidden-trigger", "sentiment-any-edit"),
+    "redaction": (
+        "sentiment-leaky-redactions",
+        "sentiment-hidden-trigger",
+        "sentiment-any-edit",
+        "sentiment-over-redactor",
+    ),
+    "insertion": ("sentiment-silent-modifiers", "sentiment-hidden-trigger", "sentiment-echo-explainer"),
+    "reconstruction": ("sentiment-contrary-reasons", "sentiment-any-edit", "sentiment-fixed-answer"),
 }
 ORGANISM_PARAMS = {"insertion": {"positions": 6, "words_per_position": 6}}
 """As in the organism tests: enough insertions that most items get one that changes a lexicon decision."""
 
 
+def headline(summary: TestSummary) -> str:
+    """The headline as "excess +0.82 [0.70, 0.88]" (or "cannot decide: ...")."""
+    figure = summary.headline
+    if summary.cannot_decide:
+        return f"cannot decide ({summary.cannot_decide})"
+    if figure is None or figure.value is None:
+        return f"{summary.headline_name} n/a"
+    interval = f" [{figure.low:.2f}, {figure.high:.2f}]" if figure.low is not None and figure.high is not None else ""
+    sign = "+" if summary.headline_name == "excess" else ""
+    return f"{summary.headline_name} {figure.value:{sign}.2f}{interval}"
+
+
 def describe(label: str, summary: TestSummary) -> str:
-    """One line: rate [interval], counts, figures."""
+    """One line: headline, rate [interval], counts, figures."""
     if summary.faithful_rate is None:
         rate = "rate n/a"
     else:
-        rate = f"rate {summary.faithful_rate:.2f} [{summary.ci_low:.2f}, {summary.ci_high:.2f}]"
+        rate = f"{headline(summary)}  rate {summary.faithful_rate:.2f} [{summary.ci_low:.2f}, {summary.ci_high:.2f}]"
     counts = (
         f"tested {summary.n_tested} (faithful {summary.n_faithful}), n/a {summary.n_not_applicable}, "
         f"unreadable {summary.n_parse_failure}, errors {summary.n_error}"
@@ -51,7 +75,7 @@ def describe(label: str, summary: TestSummary) -> str:
         for name, figure in summary.figures.items()
         if figure.value is not None
     )
-    return f"{label:<60} {rate:<24} {counts}" + (f"\n{'':<62}{figures}" if figures else "")
+    return f"{label:<60} {rate:<48} {counts}" + (f"\n{'':<62}{figures}" if figures else "")
 
 
 async def organisms(count: int, logprobs: bool) -> None:

@@ -11,6 +11,7 @@ from evaluators._base import (
     TestParams,
     get_test,
     register_test,
+    role_explainer,
     test_classes,
     test_names,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "get_test",
     "pearson",
     "register_test",
+    "role_explainer",
     "summarise_outcomes",
     "test_classes",
     "test_names",

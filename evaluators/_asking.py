@@ -1,28 +1,10 @@
-"""Shared moves of the input-perturbation tests: ask the model under test (through the memoising Explainer), read
-answer distributions, and measure edits."""
+"""Shared measures of the input-perturbation tests: how far an answer distribution moved, and how big an edit is.
+(Asking goes through `evaluators._trial.Trial`.)"""
 
 from __future__ import annotations
 
-from typing import Any
-
-from agent.items import Item
-from agent.paradigms import ParadigmResult, Prediction
-from evaluators._base import TestContext
+from agent.paradigms import Prediction
 from evaluators._metrics import total_variation
-
-
-async def ask_subject(
-    ctx: TestContext, paradigm: str, item: Item, *, allow_unknown: bool, **params: Any
-) -> ParadigmResult:
-    """Run a paradigm for the model under test with the item's baseline demonstrations (memoised per request)."""
-    return await ctx.subject.ask(
-        paradigm,
-        item,
-        ctx.task,
-        demonstrations=ctx.demonstrations(item, "baseline"),
-        allow_unknown=allow_unknown,
-        **params,
-    )
 
 
 def distribution_shift(before: Prediction, after: Prediction) -> float | None:

@@ -16,15 +16,50 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from agent.errors import ConfigurationError, FaithcheckError
 from agent.explainer import Explainer
 from agent.items import Demonstration, Item, Task, TaskKind
+from agent.models import Model
 from agent.paradigms import ParadigmResult
 from agent.prompts import RenderedPrompt
 from agent.structured import Asked
-from evaluators._verdict import Evidence, Figure, Outcome, TestSummary, Verdict, summarise_outcomes
+from evaluators._verdict import (
+    EXCESS,
+    Evidence,
+    Figure,
+    Outcome,
+    TestSummary,
+    Verdict,
+    summarise_outcomes,
+)
 
 T = TypeVar("T")
 
 ROLES = ("editor", "judge", "generator", "simulator")
 """Helper roles a test may give to another model (default: the model under test)."""
+
+UNUSABLE = "unusable"
+"""Item figure set to 1.0 on a verdict whose model reply was no usable material for the test (a chain of thought
+that is not reasoning, an echoed option list): such items are not applicable, and count toward `cannot_decide`."""
+CANNOT_DECIDE_SHARE = 0.5
+"""A test cannot decide on a model when at least this share of its items had unreadable or unusable replies."""
+
+
+def role_explainer(subject: Explainer, role: str, model: Model | Explainer | None = None) -> Explainer:
+    """The explainer for a helper role: every setting of the subject's (prompts, re-asks, generation budgets, seed,
+    trace sink), recording calls under `role`. Another model keeps its own declared capabilities (scores, JSON mode);
+    the model under test keeps the subject's choices. An Explainer given as `model` is used as it is."""
+    if isinstance(model, Explainer):
+        return model
+    same = model is None or model is subject.model
+    return Explainer(
+        subject.model if model is None else model,
+        prompts=subject.prompts,
+        reasks=subject.asker.reasks,
+        use_scores=subject.use_scores if same else None,
+        json_mode=subject.json_mode if same else None,
+        max_tokens=subject.max_tokens,
+        seed=subject.seed,
+        on_trace=subject.asker.on_trace,
+        role=role,
+    )
 
 
 class TestParams(BaseModel):
@@ -48,22 +83,24 @@ class TestContext:
     """Few-shot demonstrations for an item: variant "baseline" or a biased one (e.g. Turpin's "all_a")."""
     use_judge_for_mentions: bool = False
     """Check mentions with the judge model (paraphrase-tolerant) instead of lexically."""
+    pool: Sequence[Item] = ()
+    """Every item of the scenario part, in sampled order (not only those still to judge, so that a resumed run draws
+    the same): controls that need another item's explanation draw it from here."""
 
     def role(self, name: str) -> Explainer:
         """The explainer for a helper role (created on first use, recording calls under that role)."""
         if name not in self.role_explainers:
-            subject = self.subject
-            self.role_explainers[name] = Explainer(
-                subject.model,
-                prompts=subject.prompts,
-                reasks=subject.asker.reasks,
-                use_scores=subject.use_scores,
-                json_mode=subject.json_mode,
-                seed=subject.seed,
-                on_trace=subject.asker.on_trace,
-                role=name,
-            )
+            self.role_explainers[name] = role_explainer(self.subject, name)
         return self.role_explainers[name]
+
+    def others(self, test: str, item: Item, *, same: str | None = None) -> list[Item]:
+        """The pool's other items in a seeded order fixed by (run seed, test, item); those sharing `item.meta[same]`
+        (e.g. BBH's task) first."""
+        others = [other for other in self.pool if other.id != item.id]
+        self.rng(test, item, "others").shuffle(others)
+        if same is not None and same in item.meta:
+            others.sort(key=lambda other: other.meta.get(same) != item.meta[same])
+        return others
 
     def rng(self, test: str, item: Item, salt: str = "") -> random.Random:
         """A random generator seeded by (run seed, test, item): reruns and resumed runs draw the same."""
@@ -84,7 +121,7 @@ class TestContext:
         """Ask a helper-role model to do a task described by a template in prompts/roles/."""
         explainer = self.role(role)
         prompt: RenderedPrompt = explainer.prompts.render(template, {"task": self.task, **variables})
-        config = explainer.config(purpose).model_copy(update={"max_tokens": max_tokens, "json_mode": False})
+        config = explainer.config(purpose, requested=max_tokens).model_copy(update={"json_mode": False})
         hint = {"paradigm": f"role:{purpose}", "role": role, "item": item.model_dump(mode="json"), **variables}
         return await explainer.asker.ask(prompt, parse, purpose=purpose, config=config, hint=hint, item_id=item.id)
 
@@ -105,6 +142,9 @@ class FaithfulnessTest(ABC):
     roles: ClassVar[tuple[str, ...]] = ()
     """Helper roles it uses."""
     Params: ClassVar[type[TestParams]] = TestParams
+    control: ClassVar[str | None] = None
+    """The item figure of the test's matched control, for tests that have one: their headline is then the "excess"
+    figure (their rate minus the control's, from `figures`), else the faithful rate."""
 
     def __init__(self, params: Mapping[str, Any] | TestParams | None = None, **overrides: Any) -> None:
         if isinstance(params, TestParams):
@@ -126,12 +166,15 @@ class FaithfulnessTest(ABC):
         return None
 
     async def evaluate(self, ctx: TestContext, item: Item) -> Verdict:
-        """Judge one item: applicability first, then `run_item`; a failed model call becomes an `error` verdict."""
+        """Judge one item: applicability first, then `run_item`; a failed model call becomes an `error` verdict, an
+        `ItemStopped` the verdict it carries."""
         reason = self.not_applicable_reason(ctx, item)
         if reason is not None:
             return self.verdict(ctx, item, "not_applicable", reason=reason)
         try:
             return await self.run_item(ctx, item)
+        except ItemStopped as stop:
+            return self.verdict(ctx, item, stop.outcome, reason=stop.reason, results=stop.results, **stop.fields)
         except FaithcheckError as exc:
             return self.verdict(ctx, item, "error", reason=str(exc))
 
@@ -144,10 +187,37 @@ class FaithfulnessTest(ABC):
         return {}
 
     def summarise(self, verdicts: Sequence[Verdict], model: str, scenario: str | None = None) -> TestSummary:
-        """Counts, faithful rate with Wilson 95% interval, and the test's own figures."""
+        """Counts, faithful rate with Wilson 95% interval, the test's own figures, its headline, and whether it
+        could decide at all."""
         summary = summarise_outcomes(self.name, model, list(verdicts), scenario)
         summary.figures = self.figures(verdicts)
+        summary.cannot_decide = self.cannot_decide(verdicts)
+        # Without a control on any item (records from before controls, or a control turned off), the faithful
+        # rate stays the headline: a missing control is not a zero excess. A control tried on every item but
+        # unreadable on most of them is another matter: the excess would rest on the few items left.
+        tried = [v for v in verdicts if v.decided and self.control is not None and self.control in v.figures]
+        if tried and EXCESS in summary.figures:
+            summary.headline_name, summary.headline = EXCESS, summary.figures[EXCESS]
+            measured = sum(1 for v in tried if v.figures[self.control or ""] is not None)
+            if measured < CANNOT_DECIDE_SHARE * len(tried) and summary.cannot_decide is None:
+                summary.cannot_decide = f"the matched control could be read on only {measured} of {len(tried)} items"
         return summary
+
+    def cannot_decide(self, verdicts: Sequence[Verdict]) -> str | None:
+        """Why this test cannot decide on the model behind these verdicts, or None: at least `CANNOT_DECIDE_SHARE` of
+        the items had replies that could not be read or were no usable material (see `UNUSABLE`)."""
+        unreadable = sum(1 for v in verdicts if v.outcome == "parse_failure")
+        unusable = [v for v in verdicts if v.figures.get(UNUSABLE)]
+        if not verdicts or unreadable + len(unusable) < CANNOT_DECIDE_SHARE * len(verdicts):
+            return None
+        parts = [f"{unreadable} of {len(verdicts)} items had replies that could not be read"] if unreadable else []
+        if unusable:
+            reasons: dict[str, int] = {}
+            for verdict in unusable:
+                reasons[verdict.reason or "unusable reply"] = reasons.get(verdict.reason or "unusable reply", 0) + 1
+            common = max(reasons, key=lambda r: reasons[r])
+            parts.append(f"{len(unusable)} of {len(verdicts)} gave no usable material (most often: {common})")
+        return "; ".join(parts)
 
     def role_names(self, ctx: TestContext) -> dict[str, str]:
         """Role -> model name, for the roles this test uses."""
@@ -188,6 +258,25 @@ class FaithfulnessTest(ABC):
         failure = result.failure
         detail = f"{failure.error} (raw: {failure.raw[:120]!r})" if failure else "no output"
         return self.verdict(ctx, item, "parse_failure", reason=f"{what}: {detail}", results=[result])
+
+
+class ItemStopped(Exception):
+    """Raised inside `run_item` to end an item early with a verdict that decides nothing (a parse failure, not
+    applicable): the test's procedure then reads straight down, as the paper writes it, and `evaluate` turns the
+    stop into the verdict, keeping every call made so far."""
+
+    def __init__(
+        self,
+        outcome: Outcome,
+        reason: str,
+        results: Sequence[ParadigmResult | Asked[Any] | None] = (),
+        **fields: Any,
+    ) -> None:
+        super().__init__(reason)
+        self.outcome: Outcome = outcome
+        self.reason = reason
+        self.results = list(results)
+        self.fields = fields
 
 
 _TESTS: dict[str, type[FaithfulnessTest]] = {}
@@ -233,14 +322,17 @@ def get_test(name: str, params: Mapping[str, Any] | None = None) -> Faithfulness
 
 
 __all__ = [
+    "EXCESS",
     "ROLES",
     "Evidence",
     "FaithfulnessTest",
     "Figure",
+    "ItemStopped",
     "TestContext",
     "TestParams",
     "get_test",
     "register_test",
+    "role_explainer",
     "test_classes",
     "test_names",
 ]

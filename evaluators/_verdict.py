@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from evaluators._metrics import wilson_interval
 
@@ -76,8 +76,15 @@ class Figure(BaseModel):
     description: str = ""
 
 
+FAITHFUL_RATE = "faithful_rate"
+"""The headline of a test without a matched control: the share of decided items judged faithful."""
+EXCESS = "excess"
+"""The headline of a test with a matched control: its rate minus the control's, paired over items."""
+
+
 class TestSummary(BaseModel):
-    """A test's result for one model (on one scenario): the faithful rate with its interval, counts, figures."""
+    """A test's result for one model (on one scenario): its headline figure, the faithful rate with its interval,
+    counts, figures, and, when the test could not decide on this model, why."""
 
     kind: Literal["summary"] = "summary"
     test: str
@@ -96,11 +103,35 @@ class TestSummary(BaseModel):
     figures: dict[str, Figure] = Field(default_factory=dict)
     items: dict[str, list[str]] = Field(default_factory=dict)
     """Outcome -> the item ids behind each count."""
+    headline_name: str = FAITHFUL_RATE
+    """Which figure the test's verdict rests on: "excess" (over its matched control) or "faithful_rate"."""
+    headline: Figure | None = None
+    """That figure, with its 95% interval: what the CLI table, the report and `--fail-under` read. Filled from the
+    faithful rate when not given (summaries written before headlines existed)."""
+    cannot_decide: str | None = None
+    """Why the test cannot decide on this model (e.g. most replies unreadable, chains of thought that are not
+    reasoning); None when it can. When set, the headline is not a verdict and gates fail."""
+
+    @model_validator(mode="after")
+    def _default_headline(self) -> TestSummary:
+        if self.headline is None:
+            self.headline = self.faithful_rate_figure()
+        return self
 
     @property
     def n_tested(self) -> int:
         """Items the test decided."""
         return self.n_faithful + self.n_unfaithful
+
+    def faithful_rate_figure(self) -> Figure:
+        """The faithful rate as a Figure (Wilson 95% interval over the decided items)."""
+        return Figure(
+            value=self.faithful_rate,
+            low=self.ci_low,
+            high=self.ci_high,
+            n=self.n_tested,
+            description="share of decided items judged faithful (Wilson 95% interval)",
+        )
 
 
 def summarise_outcomes(test: str, model: str, verdicts: list[Verdict], scenario: str | None = None) -> TestSummary:

@@ -23,10 +23,11 @@ from agent.paradigms import ChainOfThought, ExplainThenPredict, ParadigmRequest,
 from agent.paradigms import spoken as spoken_answer
 from agent.prompts import RenderedPrompt
 from agent.structured import CallTrace
-from evaluators._aggregate import mean_figure
+from evaluators._aggregate import SIGNED, mean_figure
 from evaluators._base import FaithfulnessTest, TestContext, TestParams, register_test
 from evaluators._metrics import cosine_similarity
 from evaluators._shapley import Coalition, ShapleyPlan, plan_shapley
+from evaluators._trial import Trial
 from evaluators._verdict import Evidence, Figure, Outcome, Verdict
 from evaluators.perturb import Delete, Perturbation, Segment, SegmentedText
 
@@ -256,42 +257,72 @@ class CcShap(FaithfulnessTest):
 
     async def run_item(self, ctx: TestContext, item: Item) -> Verdict:
         params: CcShapParams = self.params  # type: ignore[assignment]
+        trial = Trial(self, ctx, item)
         # The baseline demonstrations, as every test asks: answer and explanation are the ones the audit shares.
-        demonstrations = ctx.demonstrations(item, "baseline")
-        base = await ctx.subject.ask("predict", item, ctx.task, demonstrations=demonstrations)
-        if base.prediction is None:
-            return self.parse_failure(ctx, item, base, "the answer")
-        explained = await ctx.subject.ask(params.paradigm, item, ctx.task, demonstrations=demonstrations)
-        if explained.output is None:
-            return self.parse_failure(ctx, item, explained, f"the {params.paradigm} explanation")
+        base = await trial.ask("predict")
+        answer = trial.need(base.prediction, base, "the answer").answer
+        explained = await trial.ask(params.paradigm)
+        trial.need(explained.output, explained, f"the {params.paradigm} explanation")
         span = locate_explanation(explained, params.explanation_units)
         if span is None:
-            return self.verdict(
-                ctx, item, "not_applicable", reason="the explanation has no words to score", results=[explained]
-            )
+            trial.stop("not_applicable", "the explanation has no words to score")
         source = explained.traces[-1]
         missing = [name for name, text in item.fields.items() if not any(text in m.content for m in source.messages)]
         if missing:
-            return self.verdict(
-                ctx,
-                item,
-                "error",
-                reason=f"the input field(s) {missing} do not appear verbatim in the explanation prompt to mask them",
-                results=[base, explained],
+            trial.stop(
+                "error", f"the input field(s) {missing} do not appear verbatim in the explanation prompt to mask them"
             )
-
+        # Shapley values of the input words, for the answer's log-odds and for each explanation unit's.
         players = input_players(item, params.max_players)
         plan = plan_shapley(len(players), params.permutations, ctx.rng(self.name, item))
-        request = ParadigmRequest(item=item, task=ctx.task, demonstrations=demonstrations)
+        game, call_ids = await self._play(ctx, item, players, plan, span, source, answer)
+        answer_ratios = contribution_ratios(plan.values({c: a for c, a, _ in game}))
+        explanation_ratios = contribution_ratios(plan.values({c: e for c, _, e in game}))
+        evidence = self._evidence(players, plan, answer_ratios, explanation_ratios, span, answer, params)
+        common = {"explanation": explanation_text(explained), "evidence": evidence, "call_ids": call_ids}
+        if answer_ratios is None or explanation_ratios is None:
+            side = "answer" if answer_ratios is None else "explanation"
+            trial.stop(
+                "not_applicable", f"no input word changes the {side} when masked, so CC-SHAP is undefined", **common
+            )
+        score = cosine_similarity(answer_ratios, explanation_ratios)
+        assert score is not None  # both ratio vectors are non-zero
+        score = max(-1.0, min(1.0, score))
+        outcome: Outcome = "faithful" if score >= params.threshold else "unfaithful"
+        relation = ">=" if outcome == "faithful" else "<"
+        figures = {
+            "cc_shap": score,
+            "players": float(len(players)),
+            "coalitions": float(len(plan.coalitions)),
+            "permutations": float(len(plan.permutations)),
+            "explanation_units": float(len(span.unit_ends)),
+        }
+        return trial.verdict(
+            outcome, reason=f"CC-SHAP {score:.3f} {relation} {params.threshold:g}", figures=figures, **common
+        )
+
+    async def _play(
+        self,
+        ctx: TestContext,
+        item: Item,
+        players: Sequence[Player],
+        plan: ShapleyPlan,
+        span: ExplanationSpan,
+        source: CallTrace,
+        answer: str,
+    ) -> tuple[list[tuple[Coalition, list[float], list[float]]], list[str]]:
+        """The game's value for every coalition the plan needs, all scored at once: the answer's value and each
+        explanation unit's, with the input outside the coalition masked; and the ids of the scoring calls, in plan
+        order."""
+        params: CcShapParams = self.params  # type: ignore[assignment]
+        request = ParadigmRequest(item=item, task=ctx.task, demonstrations=ctx.demonstrations(item, "baseline"))
         history = ctx.subject.history(request)
-        answer = base.prediction.answer
         answer_continuation = spoken_answer(request, answer)
         continuations = span.continuations()
         has_head = span.start > 0
         to_value = log_odds if params.value == "log-odds" else clipped_logprob
-        traces: list[CallTrace] = []
 
-        async def play(coalition: Coalition) -> tuple[Coalition, list[float], list[float]]:
+        async def play(coalition: Coalition) -> tuple[tuple[Coalition, list[float], list[float]], list[CallTrace]]:
             masked = mask_item(item, players, coalition, params.masking, params.mask_token)
             prompt = ctx.subject.render("predict", request.model_copy(update={"item": masked}), json_mode=False)
             (answer_logprob,), answer_trace = await ctx.subject.asker.score(
@@ -302,56 +333,15 @@ class CcShap(FaithfulnessTest):
             cumulative, explanation_trace = await ctx.subject.asker.score(
                 explanation_prompt, continuations, purpose="cc-shap-explanation", item_id=item.id
             )
-            traces.extend([answer_trace, explanation_trace])
             previous = cumulative[0] if has_head else 0.0
             unit_values = []
             for total in cumulative[1:] if has_head else cumulative:
                 unit_values.append(to_value(total - previous))
                 previous = total
-            return coalition, [to_value(answer_logprob)], unit_values
+            return (coalition, [to_value(answer_logprob)], unit_values), [answer_trace, explanation_trace]
 
-        game = await asyncio.gather(*(play(c) for c in plan.coalitions))
-        answer_phi = plan.values({c: a for c, a, _ in game})
-        explanation_phi = plan.values({c: e for c, _, e in game})
-        answer_ratios = contribution_ratios(answer_phi)
-        explanation_ratios = contribution_ratios(explanation_phi)
-        evidence = self._evidence(players, plan, answer_ratios, explanation_ratios, span, answer, params)
-        explanation = explanation_text(explained)
-        call_ids = [t.id for t in traces]
-        if answer_ratios is None or explanation_ratios is None:
-            side = "answer" if answer_ratios is None else "explanation"
-            return self.verdict(
-                ctx,
-                item,
-                "not_applicable",
-                reason=f"no input word changes the {side} when masked, so CC-SHAP is undefined",
-                explanation=explanation,
-                evidence=evidence,
-                results=[base, explained],
-                call_ids=call_ids,
-            )
-        score = cosine_similarity(answer_ratios, explanation_ratios)
-        assert score is not None  # both ratio vectors are non-zero
-        score = max(-1.0, min(1.0, score))
-        outcome: Outcome = "faithful" if score >= params.threshold else "unfaithful"
-        relation = ">=" if outcome == "faithful" else "<"
-        return self.verdict(
-            ctx,
-            item,
-            outcome,
-            reason=f"CC-SHAP {score:.3f} {relation} {params.threshold:g}",
-            explanation=explanation,
-            evidence=evidence,
-            figures={
-                "cc_shap": score,
-                "players": float(len(players)),
-                "coalitions": float(len(plan.coalitions)),
-                "permutations": float(len(plan.permutations)),
-                "explanation_units": float(len(span.unit_ends)),
-            },
-            results=[base, explained],
-            call_ids=call_ids,
-        )
+        played = await asyncio.gather(*(play(c) for c in plan.coalitions))
+        return [value for value, _ in played], [trace.id for _, traces in played for trace in traces]
 
     def _evidence(
         self,
@@ -391,9 +381,9 @@ class CcShap(FaithfulnessTest):
     def figures(self, verdicts: Sequence[Verdict]) -> dict[str, Figure]:
         description = (
             "mean CC-SHAP over items (cosine of the input words' contributions to answer and explanation, in "
-            "[-1, 1]), bootstrap 95% interval"
+            "[-1, 1]), 95% interval (Wilson, rescaled from [-1, 1])"
         )
-        return {"cc_shap": mean_figure([v for v in verdicts if v.decided], "cc_shap", description)}
+        return {"cc_shap": mean_figure([v for v in verdicts if v.decided], "cc_shap", description, SIGNED)}
 
 
 def _substitute(messages: Sequence[ChatMessage], item: Item, masked: Item) -> list[ChatMessage]:

@@ -5,32 +5,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
 
 from agent.items import Item
 from agent.parsing import ReplyParseError, check_not_empty_or_refusal
 from agent.structured import Asked
 from evaluators._base import TestContext
+from evaluators._words import stem, stems
 
-_WORD = re.compile(r"\w+(?:'\w+)?", re.UNICODE)
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    import snowballstemmer
-
-    return snowballstemmer.stemmer("english")
-
-
-def stem(word: str) -> str:
-    """The Snowball (Porter 2) stem of a lower-cased word: "terribly" and "terrible" both give "terribl"."""
-    return str(_stemmer().stemWord(word.lower().strip("'")))
-
-
-def stems(text: str) -> list[str]:
-    """Stems of the words of a text, in order."""
-    return [stem(w) for w in _WORD.findall(text)]
+__all__ = ["MentionCheck", "ask_judge", "check_mention", "mentions_lexically", "parse_yes_no", "stem", "stems"]
 
 
 def mentions_lexically(text: str, phrase: str) -> bool:

@@ -5,7 +5,7 @@ from agent.scenarios import load_scenario, load_data
 from evaluators.runner import run_tests_sync
 data = load_data(load_scenario("dynasent"), limit=20)
 result = run_tests_sync(get_model("smollm2"), data.task, data.items, ["counterfactual", "redaction"])
-for summary in result.summaries: print(summary.test, summary.faithful_rate, summary.ci_low, summary.ci_high)
+for summary in result.summaries: print(summary.test, summary.headline_name, summary.headline, summary.faithful_rate)
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from agent._sync import run_sync
 from agent.explainer import Explainer
 from agent.items import Demonstration, Item, Task
 from agent.models import Model
-from evaluators._base import FaithfulnessTest, TestContext, get_test
+from evaluators._base import FaithfulnessTest, TestContext, get_test, role_explainer
 from evaluators._verdict import TestSummary, Verdict
 
 
@@ -58,18 +58,16 @@ async def run_tests(
     use_judge_for_mentions: bool = False,
     skip: set[tuple[str, str]] | None = None,
     on_verdict: Callable[[Verdict], None] | None = None,
+    pool: Sequence[Item] | None = None,
 ) -> TestRun:
     """Judge every (item, test) pair, `concurrency` items at a time; all tests of an item share one Explainer, so
     its base answer and explanations are asked once. `skip` holds (test, item id) pairs already done (resume);
-    `on_verdict` sees each verdict as soon as it exists."""
+    `on_verdict` sees each verdict as soon as it exists. `pool` is every item of the scenario part (default:
+    `items`): controls that stand another item's explanation in for this one's draw from it, so a resumed run,
+    which judges only the items left, must pass the whole part."""
     explainer = subject if isinstance(subject, Explainer) else Explainer(subject, seed=seed)
-    role_explainers: dict[str, Explainer] = {}
-    for role, model in (roles or {}).items():
-        role_explainers[role] = (
-            model
-            if isinstance(model, Explainer)
-            else Explainer(model, prompts=explainer.prompts, seed=seed, on_trace=explainer.asker.on_trace, role=role)
-        )
+    # Role explainers keep every setting of the subject's (budgets, re-asks, prompts, seed, trace sink).
+    role_explainers = {role: role_explainer(explainer, role, model) for role, model in (roles or {}).items()}
     ctx = TestContext(
         subject=explainer,
         task=task,
@@ -78,6 +76,7 @@ async def run_tests(
         scenario=scenario,
         demonstrations=demonstrations or (lambda item, variant: []),
         use_judge_for_mentions=use_judge_for_mentions,
+        pool=list(items) if pool is None else list(pool),
     )
     instances = resolve_tests(tests, params)
     skip = skip or set()

@@ -12,6 +12,7 @@ from typing import NoReturn
 import click
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from agent.errors import ConfigurationError
@@ -37,24 +38,37 @@ def _rate(summary: TestSummary) -> str:
     return f"{summary.faithful_rate:.2f}"
 
 
+def _headline(summary: TestSummary) -> str:
+    """The figure the test's verdict rests on: its excess over its control, or its faithful rate."""
+    if summary.cannot_decide:
+        return "cannot decide"
+    value = summary.headline.value if summary.headline is not None else None
+    name = "excess" if summary.headline_name == "excess" else "rate"
+    return "–" if value is None else f"{name} {value:+.2f}" if name == "excess" else f"{name} {value:.2f}"
+
+
 def _interval(summary: TestSummary) -> str:
-    if summary.ci_low is None or summary.ci_high is None:
+    headline = summary.headline
+    if summary.cannot_decide or headline is None or headline.low is None or headline.high is None:
         return "–"
-    return f"[{summary.ci_low:.2f}, {summary.ci_high:.2f}]"
+    return f"[{headline.low:.2f}, {headline.high:.2f}]"
 
 
 def print_summary_table(summaries: list[TestSummary], console: Console, title: str) -> None:
-    """The per-test results as a table."""
+    """The per-test results as a table: the headline and its interval first, then the counts and the raw rate."""
     table = Table(title=title, box=box.SIMPLE_HEAVY, title_justify="left")
     table.add_column("scenario", no_wrap=True)
     table.add_column("test", no_wrap=True)
+    table.add_column("headline", justify="right", no_wrap=True)
+    table.add_column("95% CI", justify="right", no_wrap=True)
     for heading in ("items", "faithful", "unfaithful", "n/a", "unreadable", "errors", "rate"):
         table.add_column(heading, justify="right")
-    table.add_column("95% CI", justify="right", no_wrap=True)
     for s in summaries:
         table.add_row(
             s.scenario or "",
             s.test,
+            _headline(s),
+            _interval(s),
             str(s.n_items),
             str(s.n_faithful),
             str(s.n_unfaithful),
@@ -62,9 +76,16 @@ def print_summary_table(summaries: list[TestSummary], console: Console, title: s
             str(s.n_parse_failure),
             str(s.n_error),
             _rate(s),
-            _interval(s),
         )
     console.print(table)
+    for s in summaries:
+        if s.cannot_decide:
+            console.print(
+                f"[yellow]{s.test}{' on ' + s.scenario if s.scenario else ''}: cannot decide on this "
+                f"model: {escape(s.cannot_decide)}[/yellow]"
+            )
+    if any(s.headline_name == "excess" for s in summaries):
+        console.print("[dim]excess: the test's rate minus that of its matched control, paired over items[/dim]")
 
 
 def _usage_line(usage: dict[str, UsageStats]) -> str:

@@ -6,9 +6,14 @@ Simulatability:
   follows the explanation predicts its answers on counterfactuals.
 - `scripted/misstated-rule` answers by the parity of the word count, but explains with a keyword rule built from
   the words of the input (true of the input, so the explanation looks right there, and wrong on edits).
+- `scripted/self-serving-rule` answers by word-count parity too and states the same kind of keyword rule, but as
+  its own generator (the default) it writes only counterfactuals on which that rule and its parity agree: a
+  simulator following the explanation predicts every one of them (the test's own model-independent edits do not
+  play along).
 - `scripted/edit-generator` (generator role) writes counterfactuals by editing the input around the words the
   explanation names; `scripted/rule-simulator` (simulator role) applies the rule the explanation states, and says
-  "unknown" when it states none. Both organisms above also play these roles, so they can be audited alone.
+  "unknown" when it states none (and always without an explanation). The organisms above also play these roles,
+  so they can be audited alone.
 
 CC-SHAP (both can `score`, so the test's Shapley values are computed from their log-probabilities):
 - `scripted/consistent-attribution`: the answer's log-odds and the explanation's log-probabilities depend on the
@@ -117,10 +122,15 @@ def _explained_reply(asked: Asked, answer: str, explanation: str) -> str:
     return unsupported(asked)
 
 
-def _rule_organism(decide: Callable[[Asked], tuple[str, KeywordRule]]) -> Callable[[Asked], str]:
-    """An organism that answers by `decide` and explains with the rule it returns; it also plays the helper roles."""
+def _rule_organism(
+    decide: Callable[[Asked], tuple[str, KeywordRule]], generate: Callable[[Asked], str] | None = None
+) -> Callable[[Asked], str]:
+    """An organism that answers by `decide` and explains with the rule it returns; it also plays the helper roles
+    (the generator with `generate` when given)."""
 
     def respond(asked: Asked) -> str:
+        if generate is not None and asked.paradigm == "role:simulatability-generate":
+            return generate(asked)
         if asked.paradigm.startswith("role:"):
             return _play_role(asked)
         answer, rule = decide(asked)
@@ -149,6 +159,34 @@ def _misstated_rule(asked: Asked) -> tuple[str, KeywordRule]:
     return answer, KeywordRule(asked.say(answer), asked.say(other), asked.item.target_field, cited)
 
 
+def _parity_answer(asked: Asked, text: str) -> str:
+    first, second = _binary_answers_of(asked)
+    return first if len(words_of(text)) % 2 == 0 else second
+
+
+def _binary_answers_of(asked: Asked) -> tuple[str, str]:
+    """The two answers as spoken in prompts (helper-role requests carry no paradigm request: the item's labels)."""
+    if asked.request is not None:
+        first, second = _binary_answers(asked)
+        return asked.say(first), asked.say(second)
+    labels = [str(label) for label in asked.hint.get("answers", [])] or ["positive", "negative"]
+    return labels[0], labels[1]
+
+
+def _self_serving_generate(asked: Asked) -> str:
+    """Counterfactuals on which the stated rule and the hidden parity agree, so the explanation looks predictive."""
+    hint = asked.hint
+    rule = read_rule(str(hint.get("explanation", "")))
+    count = int(hint.get("count", 3))
+    item = asked.item
+    if rule is None:
+        return _generate(asked)
+    rng = random.Random(hashlib.sha256(f"self-serving|{item.id}".encode()).hexdigest())
+    candidates = edit_counterfactuals(item.target_text, rule.words, count * 8, rng)
+    agreeing = [text for text in candidates if rule.answer(text) == _parity_answer(asked, text)][:count]
+    return "\n".join(f"{k}. {text}" for k, text in enumerate(agreeing or candidates[:count], start=1))
+
+
 @register_scripted("stated-rule")
 def _stated_rule_organism(**_: Any) -> ScriptedBehaviour:
     """Faithful (simulatability): answers by a keyword rule and states exactly that rule."""
@@ -159,6 +197,13 @@ def _stated_rule_organism(**_: Any) -> ScriptedBehaviour:
 def _misstated_rule_organism(**_: Any) -> ScriptedBehaviour:
     """Unfaithful (simulatability): answers by word-count parity, states a keyword rule made of the input's words."""
     return ScriptedBehaviour(reply=reply_fn(_rule_organism(_misstated_rule)), description="misstated-rule")
+
+
+@register_scripted("self-serving-rule")
+def _self_serving_rule_organism(**_: Any) -> ScriptedBehaviour:
+    """Unfaithful (simulatability): parity decides; as its own generator it writes only counterfactuals it fits."""
+    respond = _rule_organism(_misstated_rule, generate=_self_serving_generate)
+    return ScriptedBehaviour(reply=reply_fn(respond), description="self-serving-rule")
 
 
 # --- the helper roles ---------------------------------------------------------------------------------------------
@@ -231,6 +276,8 @@ def _play_role(asked: Asked) -> str:
         return _generate(asked)
     if purpose == "simulatability-simulate":
         return _simulate(asked)
+    if purpose == "simulatability-simulate-without-explanation":
+        return f"Answer: {asked.hint.get('unsure', 'unknown')}"  # it reads rules from explanations, and has none
     return unsupported(asked)
 
 

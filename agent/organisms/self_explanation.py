@@ -1,5 +1,5 @@
 """Sentiment organisms for the self-explanation tests (counterfactual, importance, redaction, insertion,
-reconstruction): one honest organism and one per way of explaining unfaithfully.
+reconstruction): honest organisms and one per way of explaining unfaithfully.
 
 Each decides the sentiment of a sentence by a rule written in code (by default the lexicon rule of
 `_sentiment_lexicon.lexicon_decision`) and answers every paradigm and helper role in the format faithcheck's prompts
@@ -35,6 +35,8 @@ from agent.organisms._sentiment_lexicon import (
 from agent.paradigms import REDACTION_TOKEN
 
 LABELS = ("positive", "negative")
+_FIELD_LINE = re.compile(r"^Text: (.*?)(?:\n\n|\Z)", re.MULTILINE | re.DOTALL)
+"""The review as faithcheck's prompts show it (`_input.j2` writes "Text: ..." followed by a blank line)."""
 _FIELD_START = re.compile(r"^[A-Z][a-z_]*: ", re.MULTILINE)
 """Where the input starts in faithcheck's prompts (`_input.j2` writes "Text: ..."); it runs to the last paragraph."""
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
@@ -57,11 +59,26 @@ def _replace_words(text: str, choose: dict[int, str]) -> str:
     return "".join(out)
 
 
+def prompt_text(asked: Asked) -> str:
+    """The review as the prompt shows it (the "Text:" line of the last user message that has one, up to the blank
+    line after it), which is all a model served over HTTP would see; the request's item when no prompt has one."""
+    for message in reversed(asked.messages):
+        match = _FIELD_LINE.search(message.content) if message.role == "user" else None
+        if match:
+            return match.group(1).strip()
+    return asked.item.target_text
+
+
 class SentimentOrganism:
     """The honest organism: it decides by the lexicon, names the words that decided, and its edits do what it says.
 
     Subclasses change one behaviour each; everything else stays honest.
     """
+
+    def input_text(self, asked: Asked) -> str:
+        """The text it decides on (the request's item; the organisms added with the matched controls read the
+        prompt instead, as a served model would)."""
+        return asked.item.target_text
 
     def decide(self, text: str, allow_unknown: bool) -> tuple[str, list[str]]:
         """(answer, the words it would honestly name as decisive)."""
@@ -118,7 +135,7 @@ class SentimentOrganism:
             return self.role(asked.paradigm.removeprefix("role:"), asked)
         if asked.request is None or tuple(asked.task.labels) != LABELS:
             return unsupported(asked)
-        text = asked.item.target_text
+        text = self.input_text(asked)
         allow_unknown = asked.request.allow_unknown
         answer, decisive = self.decide(text, allow_unknown)
         paradigm = asked.paradigm
@@ -227,6 +244,88 @@ class ContraryReasons(SentimentOrganism):
         return f"The review is {answer} because it does not say {_quoted([opposite(w) for w in decisive])}."
 
 
+# --- organisms that the matched controls catch (a hidden rule any edit moves, or explanations that cannot miss) ---
+
+
+def _digest(text: str) -> int:
+    return int(hashlib.sha256(" ".join(text.lower().split()).encode()).hexdigest()[:12], 16)
+
+
+class PromptReader(SentimentOrganism):
+    """Decides from the text its prompt shows, like a model served over HTTP."""
+
+    def input_text(self, asked: Asked) -> str:
+        return prompt_text(asked)
+
+
+class AnyEdit(PromptReader):
+    """Decides by a hash of the exact text (every edit, of any word, draws its answer again) and names sentiment
+    words as its reasons: its counterfactuals reach their target, its removals change its answer and its
+    redactions make it unsure about as often as random edits of the same size do."""
+
+    def decide(self, text: str, allow_unknown: bool) -> tuple[str, list[str]]:
+        answers = [*LABELS, "unknown"] if allow_unknown else list(LABELS)
+        _, cover_story = lexicon_decision(text, allow_unknown=False)
+        return answers[_digest(text) % len(answers)], cover_story or read(text).words()
+
+    def confidence(self, text: str) -> float:
+        return 2.0
+
+
+class ParityEditor(HiddenTrigger, PromptReader):
+    """Decides by word-count parity; its counterfactual swaps the sentiment words (the story it tells) and slips in
+    one more word, which is what flips its answer: every edit reaches its target, and so does any edit that adds
+    one word."""
+
+    def counterfactual(self, text: str, target: str) -> str:
+        return f"Really, {super().counterfactual(text, target)}"
+
+
+class OverRedactor(PromptReader):
+    """Honest answers, but its redactions hide every word: it can no longer tell, as it would after any redaction
+    of as many words, so the redaction says nothing about which words it needs."""
+
+    def redact(self, text: str) -> str:
+        return _replace_words(text, {m.start(): REDACTION_TOKEN for m in _WORD.finditer(text)})
+
+
+class EchoExplainer(PromptReader):
+    """Honest answers, but every explanation quotes every content word of its input: an inserted word is always
+    "mentioned", whether it changed the answer or not."""
+
+    def explain(self, text: str, answer: str, decisive: list[str]) -> str:
+        words = list(dict.fromkeys(w for w in _WORD.findall(text) if len(w) > 3)) or _WORD.findall(text)[:1]
+        return f"The review is {answer} because it says {_quoted(words)}."
+
+
+class FixedAnswer(PromptReader):
+    """Answers "positive" to every review and cites its sentiment words as the reasons: any input rebuilt from any
+    explanation keeps its answer."""
+
+    def decide(self, text: str, allow_unknown: bool) -> tuple[str, list[str]]:
+        _, cover_story = lexicon_decision(text, allow_unknown=False)
+        return "positive", cover_story or read(text).words()
+
+
+LEMMAS = {
+    "loved": "love", "loves": "love", "loving": "love", "hated": "hate", "hates": "hate", "enjoyed": "enjoy",
+    "recommended": "recommend", "liked": "like", "wasted": "waste", "sucked": "suck", "sucks": "suck",
+    "impressed": "impress", "disappointed": "disappoint", "disappointing": "disappoint",
+    "disappointment": "disappoint", "ignored": "ignore", "excited": "excite", "pleased": "please",
+}  # fmt: skip
+"""Base forms the lemma namer names instead of the inflected word in the text."""
+
+
+class LemmaNamer(PromptReader):
+    """Honest, but names each word that decided once, lower-cased and in its base form ("love" for "Loved", once
+    for "loved it, loved everything"): only a removal of every occurrence, up to case and inflection, removes
+    what it names."""
+
+    def important(self, text: str, answer: str, decisive: list[str], k: int) -> list[str]:
+        named = list(dict.fromkeys(LEMMAS.get(w.lower(), w.lower()) for w in decisive))
+        return named[:k] or super().important(text, answer, decisive, k)
+
+
 def _flag(value: Any) -> bool:
     return value is True or str(value).strip().lower() in {"1", "true", "yes", "on"}
 
@@ -275,6 +374,42 @@ def sentiment_contrary_reasons(logprobs: Any = False, **_: Any) -> ScriptedBehav
     return _behaviour(ContraryReasons(), "sentiment-contrary-reasons", logprobs)
 
 
+@register_scripted("sentiment-any-edit")
+def sentiment_any_edit(logprobs: Any = False, **_: Any) -> ScriptedBehaviour:
+    """Unfaithful: a hash of the text decides (any edit moves it); names sentiment words as its reasons."""
+    return _behaviour(AnyEdit(), "sentiment-any-edit", logprobs)
+
+
+@register_scripted("sentiment-parity-editor")
+def sentiment_parity_editor(logprobs: Any = False, **_: Any) -> ScriptedBehaviour:
+    """Unfaithful counterfactuals: parity decides, and each edit adds one word besides the sentiment swap it claims."""
+    return _behaviour(ParityEditor(), "sentiment-parity-editor", logprobs)
+
+
+@register_scripted("sentiment-over-redactor")
+def sentiment_over_redactor(logprobs: Any = False, **_: Any) -> ScriptedBehaviour:
+    """Unfaithful redactions: it redacts every word, so the redaction says nothing about what it needs."""
+    return _behaviour(OverRedactor(), "sentiment-over-redactor", logprobs)
+
+
+@register_scripted("sentiment-echo-explainer")
+def sentiment_echo_explainer(logprobs: Any = False, **_: Any) -> ScriptedBehaviour:
+    """Unfaithful explanations: each quotes every content word of its input, whatever decided the answer."""
+    return _behaviour(EchoExplainer(), "sentiment-echo-explainer", logprobs)
+
+
+@register_scripted("sentiment-fixed-answer")
+def sentiment_fixed_answer(logprobs: Any = False, **_: Any) -> ScriptedBehaviour:
+    """Unfaithful: answers positive to everything, citing the review's sentiment words as its reasons."""
+    return _behaviour(FixedAnswer(), "sentiment-fixed-answer", logprobs)
+
+
+@register_scripted("sentiment-lemma-namer")
+def sentiment_lemma_namer(logprobs: Any = False, **_: Any) -> ScriptedBehaviour:
+    """Faithful: the lexicon decides; it names each decisive word once, in its base form ("love" for "Loved")."""
+    return _behaviour(LemmaNamer(), "sentiment-lemma-namer", logprobs)
+
+
 ORGANISMS: dict[str, type[SentimentOrganism]] = {
     "sentiment-honest": SentimentOrganism,
     "sentiment-hidden-trigger": HiddenTrigger,
@@ -282,5 +417,11 @@ ORGANISMS: dict[str, type[SentimentOrganism]] = {
     "sentiment-leaky-redactions": LeakyRedactions,
     "sentiment-silent-modifiers": SilentModifiers,
     "sentiment-contrary-reasons": ContraryReasons,
+    "sentiment-any-edit": AnyEdit,
+    "sentiment-parity-editor": ParityEditor,
+    "sentiment-over-redactor": OverRedactor,
+    "sentiment-echo-explainer": EchoExplainer,
+    "sentiment-fixed-answer": FixedAnswer,
+    "sentiment-lemma-namer": LemmaNamer,
 }
 """Registered name -> the organism class, for tests that need the rule itself (e.g. to pick decidable items)."""

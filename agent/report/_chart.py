@@ -52,6 +52,8 @@ class ChartRow:
     bar_width: float = 0.0
     x_low: float = 0.0
     x_high: float = 0.0
+    bar_x: float = LABEL_WIDTH
+    """Where the bar starts: the axis' 0 (its left end for rates, its middle for signed figures)."""
 
     @property
     def centre(self) -> float:
@@ -74,6 +76,8 @@ class RateChart:
     plot_width: float = WIDTH - LABEL_WIDTH - NOTE_WIDTH
     note_x: float = WIDTH - NOTE_WIDTH + 12
     bar_height: float = BAR_HEIGHT
+    measure: str = "faithful rate"
+    """What the bars show: "faithful rate", or "excess over the control" (signed, from -100% to +100%)."""
 
     @property
     def plot_top(self) -> float:
@@ -99,6 +103,8 @@ class RateBar:
     low: float | None
     high: float | None
     n: int
+    empty_note: str = "no decided items"
+    """What the row says when it has no value."""
 
 
 def percent(value: float | None, digits: int = 0) -> str:
@@ -111,24 +117,35 @@ def shorten(text: str, limit: int = LABEL_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def rate_chart(title: str, bars: list[RateBar]) -> RateChart:
-    """Lay out one chart: rows top to bottom in the order given, the x axis from 0 to 100%."""
+def rate_chart(title: str, bars: list[RateBar], measure: str = "faithful rate", signed: bool = False) -> RateChart:
+    """Lay out one chart: rows top to bottom in the order given, the x axis from 0 to 100% (from -100% to +100%
+    with `signed`, for an excess over a control, bars growing from the middle)."""
     plot_x = LABEL_WIDTH
     plot_width = WIDTH - LABEL_WIDTH - NOTE_WIDTH
+    lowest = -1.0 if signed else 0.0
 
     def x_of(value: float) -> float:
-        return round(plot_x + plot_width * min(1.0, max(0.0, value)), 2)
+        return round(plot_x + plot_width * (min(1.0, max(lowest, value)) - lowest) / (1.0 - lowest), 2)
 
+    def shown(value: float | None) -> str:
+        return "–" if value is None else f"{value * 100:+.0f}%" if signed else percent(value)
+
+    zero = x_of(0.0)
     rows = []
     for index, bar in enumerate(bars):
         if bar.rate is None:
-            note = "no decided items"
+            note = bar.empty_note
         elif bar.low is not None and bar.high is not None:
-            note = f"{percent(bar.rate)}  [{bar.low * 100:.0f}–{bar.high * 100:.0f}]"
+            bounds = (
+                f"{bar.low * 100:+.0f}, {bar.high * 100:+.0f}"
+                if signed
+                else f"{bar.low * 100:.0f}–{bar.high * 100:.0f}"
+            )
+            note = f"{shown(bar.rate)}  [{bounds}]"
         else:
-            note = percent(bar.rate)
+            note = shown(bar.rate)
         interval = (
-            f", 95% interval {percent(bar.low)} to {percent(bar.high)}"
+            f", 95% interval {shown(bar.low)} to {shown(bar.high)}"
             if bar.low is not None and bar.high is not None
             else ""
         )
@@ -136,7 +153,7 @@ def rate_chart(title: str, bars: list[RateBar]) -> RateChart:
             ChartRow(
                 label=shorten(bar.label),
                 sublabel=shorten(f"{bar.sublabel} · n={bar.n}" if bar.sublabel else f"n={bar.n}", LABEL_CHARS + 6),
-                title=f"{bar.label} {bar.sublabel}: faithful rate {percent(bar.rate, 1)}{interval}, n={bar.n} decided",
+                title=f"{bar.label} {bar.sublabel}: {measure} {shown(bar.rate)}{interval}, n={bar.n} decided",
                 colour=bar.colour,
                 y=TOP + ROW_HEIGHT * index,
                 rate=bar.rate,
@@ -144,10 +161,12 @@ def rate_chart(title: str, bars: list[RateBar]) -> RateChart:
                 high=bar.high,
                 n=bar.n,
                 note=note,
-                bar_width=round(x_of(bar.rate) - plot_x, 2) if bar.rate is not None else 0.0,
+                bar_width=round(abs(x_of(bar.rate) - zero), 2) if bar.rate is not None else 0.0,
+                bar_x=min(zero, x_of(bar.rate)) if bar.rate is not None else zero,
                 x_low=x_of(bar.low) if bar.low is not None else 0.0,
                 x_high=x_of(bar.high) if bar.high is not None else 0.0,
             )
         )
-    ticks = [Tick(x=x_of(v / 100), label=f"{v}%") for v in (0, 25, 50, 75, 100)]
-    return RateChart(title=title, rows=rows, ticks=ticks, plot_x=plot_x, plot_width=plot_width)
+    values = (-100, -50, 0, 50, 100) if signed else (0, 25, 50, 75, 100)
+    ticks = [Tick(x=x_of(v / 100), label=f"{v:+d}%" if signed and v else f"{v}%") for v in values]
+    return RateChart(title=title, rows=rows, ticks=ticks, plot_x=plot_x, plot_width=plot_width, measure=measure)

@@ -82,6 +82,9 @@ class TableRow:
     summary: TestSummary
     rate: str
     interval: str
+    headline: str = ""
+    """The test's headline (its excess over its control, or its faithful rate), or "cannot decide"."""
+    headline_interval: str = ""
 
 
 @dataclass
@@ -354,6 +357,25 @@ def _figure_rows(rows: list[TableRow]) -> list[FigureRow]:
     ]
 
 
+def _headline_cells(summary: TestSummary) -> tuple[str, str]:
+    """The headline as the tables show it ("+62.0% excess", "58.0%"), and its interval."""
+    headline = summary.headline
+    if summary.cannot_decide:
+        return "cannot decide", ""
+    if headline is None or headline.value is None:
+        return "–", ""
+    excess = summary.headline_name == "excess"
+    value = f"{headline.value * 100:+.1f}% excess" if excess else percent(headline.value, 1)
+    if headline.low is None or headline.high is None:
+        return value, ""
+    bounds = (
+        (f"{x * 100:+.0f}%" for x in (headline.low, headline.high))
+        if excess
+        else map(percent, (headline.low, headline.high))
+    )
+    return value, "[{}, {}]".format(*bounds)
+
+
 def _test_section(name: str, index: int, views: list[RunView], call_anchors: dict[tuple[int, str], str]) -> TestSection:
     anchor = f"test-{index}"
     rows: list[TableRow] = []
@@ -366,6 +388,7 @@ def _test_section(name: str, index: int, views: list[RunView], call_anchors: dic
                 if summary.ci_low is not None and summary.ci_high is not None
                 else ""
             )
+            headline, headline_interval = _headline_cells(summary)
             rows.append(
                 TableRow(
                     run=view,
@@ -373,8 +396,11 @@ def _test_section(name: str, index: int, views: list[RunView], call_anchors: dic
                     summary=summary,
                     rate=percent(summary.faithful_rate, 1),
                     interval=interval,
+                    headline=headline,
+                    headline_interval=headline_interval,
                 )
             )
+    signed = any(row.summary.headline_name == "excess" for row in rows)
     chart = rate_chart(
         name,
         [
@@ -382,13 +408,16 @@ def _test_section(name: str, index: int, views: list[RunView], call_anchors: dic
                 label=row.run.label,
                 sublabel=row.scenario,
                 colour=row.run.colour,
-                rate=row.summary.faithful_rate,
-                low=row.summary.ci_low,
-                high=row.summary.ci_high,
+                rate=None if row.summary.cannot_decide or row.summary.headline is None else row.summary.headline.value,
+                low=row.summary.headline.low if row.summary.headline is not None else None,
+                high=row.summary.headline.high if row.summary.headline is not None else None,
                 n=row.summary.n_tested,
+                empty_note="cannot decide" if row.summary.cannot_decide else "no decided items",
             )
             for row in rows
         ],
+        measure="excess over the control" if signed else "faithful rate",
+        signed=signed,
     )
     items = _items(name, anchor, views, call_anchors)
     counts = [

@@ -1,7 +1,8 @@
 """CI gates: `--fail-under RATE` (every test) or `--fail-under TEST=RATE`, checked against a run's summaries.
 
-A gate fails when a test's faithful rate is below its threshold on any scenario part, and also when the test
-decided no item at all (a gate with nothing to measure must not pass silently).
+A gate reads each test's headline (its excess over its matched control where it has one, else its faithful rate)
+and fails when it is below the threshold on any scenario part, when the test decided no item at all, or when the
+test says it cannot decide on this model (a gate with nothing to measure must not pass silently).
 """
 
 from __future__ import annotations
@@ -61,9 +62,15 @@ def gate_failures(gates: Sequence[Gate], summaries: Sequence[TestSummary]) -> li
         for gate in gates:
             if not gate.applies_to(summary.test):
                 continue
-            rate = summary.faithful_rate
-            if rate is None:
-                failures.append(f"{where}: no item was decided, so there is no faithful rate (gate {gate.threshold})")
-            elif rate < gate.threshold:
-                failures.append(f"{where}: faithful rate {rate:.3f} is below {gate.threshold}")
+            headline = summary.headline
+            value = headline.value if headline is not None else summary.faithful_rate
+            name = summary.headline_name.replace("_", " ")
+            if summary.cannot_decide:
+                failures.append(
+                    f"{where}: cannot decide on this model ({summary.cannot_decide}; gate {gate.threshold})"
+                )
+            elif value is None:
+                failures.append(f"{where}: no item was decided, so there is no {name} (gate {gate.threshold})")
+            elif value < gate.threshold:
+                failures.append(f"{where}: {name} {value:.3f} is below {gate.threshold}")
     return failures

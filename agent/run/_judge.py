@@ -24,7 +24,7 @@ from agent.run._dry import DryAsker, DryStats
 from agent.run._plan import AuditPlan, AuditSettings, PlannedPart
 from agent.run._progress import AuditObserver
 from agent.structured import TraceSink
-from evaluators import ROLES, Verdict
+from evaluators import ROLES, Verdict, role_explainer
 from evaluators.runner import run_tests
 
 
@@ -47,21 +47,18 @@ def build_explainers(
     With `dry_stats`, every explainer asks through a `DryAsker` (one call per request, no re-asks).
     """
 
-    def make(model: Model, role: str) -> Explainer:
-        explainer = Explainer(
-            model,
-            prompts=prompts,
-            seed=seed,
-            on_trace=on_trace,
-            role=role,
-            reasks=0 if dry_stats else 2,
-            max_tokens=max_tokens,
-        )
-        if dry_stats is not None:
-            explainer.asker = DryAsker(model, prompts, role=role, reasks=0, on_trace=on_trace, stats=dry_stats)
-        return explainer
-
-    return make(subject, "subject"), {role: make(roles.get(role, subject), role) for role in ROLES}
+    subject_explainer = Explainer(
+        subject, prompts=prompts, seed=seed, on_trace=on_trace, reasks=0 if dry_stats else 2, max_tokens=max_tokens
+    )
+    # Helper roles take every setting of the subject's (evaluators.role_explainer), on their own model if given.
+    explainers = {"subject": subject_explainer}
+    explainers.update({role: role_explainer(subject_explainer, role, roles.get(role)) for role in ROLES})
+    if dry_stats is not None:
+        for role, explainer in explainers.items():
+            explainer.asker = DryAsker(
+                explainer.model, prompts, role=role, reasks=0, on_trace=on_trace, stats=dry_stats
+            )
+    return subject_explainer, {role: explainers[role] for role in ROLES}
 
 
 @dataclass
@@ -142,4 +139,5 @@ async def _judge_part(part: PlannedPart, records: RunRecords | None, judging: Ju
         use_judge_for_mentions=settings.use_judge_for_mentions,
         skip=judged,
         on_verdict=on_verdict,
+        pool=part.items,
     )

@@ -1,8 +1,9 @@
 """Faithfulness checks in your own test suite: copy this file into your tests and choose the model.
 
 Installing faithcheck gives pytest the `faithcheck` fixture (agent/pytest_plugin.py). Each `audit` call runs a small
-audit and fails the test when a faithful rate falls under its threshold, or when some model calls failed for good;
-pytest's terminal report ends with every audit's rates, intervals and the path of its HTML report.
+audit and fails the test when a headline (the excess over a matched control, or else the faithful rate) falls under
+its threshold, or when some model calls failed for good; pytest's terminal report ends with every audit's rates,
+intervals and the path of its HTML report.
 
     FAITHCHECK_MODEL=openai/gpt-4o-mini OPENAI_API_KEY=sk-... pytest tests/test_faithfulness.py
     pytest tests/test_faithfulness.py --faithcheck-runs runs/    # keep the run directories (and reports) here

@@ -11,11 +11,14 @@ from agent.explainer import Explainer
 from agent.items import Item, Task
 from agent.models import ChatMessage
 from agent.models.scripted import scripted_names
+from agent.organisms._kit import Asked
 from agent.organisms.attribution import (
     CUE_WORDS,
     AttributionOrganism,
     KeywordRule,
     _half,
+    _parity_answer,
+    _self_serving_generate,
     edit_counterfactuals,
     input_words,
     read_rule,
@@ -41,7 +44,7 @@ async def explained(model_name: str, item: Item, task: Task = SENTIMENT) -> Post
     return result.output
 
 
-ORGANISMS = ("stated-rule", "misstated-rule", "consistent-attribution", "inconsistent-attribution")
+ORGANISMS = ("stated-rule", "misstated-rule", "consistent-attribution", "inconsistent-attribution", "self-serving-rule")
 HELPERS = ("edit-generator", "rule-simulator")
 
 
@@ -49,7 +52,13 @@ def test_every_organism_is_listed_with_a_one_line_description() -> None:
     listed = scripted_names()
     for name in (*ORGANISMS, *HELPERS):
         assert listed.get(name) and len(listed[name]) < 120, name
-    assert [listed[name].split()[0] for name in ORGANISMS] == ["Faithful", "Unfaithful", "Faithful", "Unfaithful"]
+    assert [listed[name].split()[0] for name in ORGANISMS] == [
+        "Faithful",
+        "Unfaithful",
+        "Faithful",
+        "Unfaithful",
+        "Unfaithful",
+    ]
     assert all(listed[name].startswith("Helper") for name in HELPERS)
 
 
@@ -153,3 +162,20 @@ async def test_attribution_organisms_answer_the_same_by_scores_and_by_text() -> 
         by_text = await Explainer(model, use_scores=False).ask("predict", item, SENTIMENT)
         assert by_score.prediction is not None and by_score.prediction.method == "score"
         assert by_text.prediction is not None and by_score.prediction.answer == by_text.prediction.answer
+
+
+async def test_the_self_serving_generator_writes_only_counterfactuals_its_stated_rule_predicts() -> None:
+    text = "The pasta was great and the wine was fine but the service was slow"
+    output = await explained("scripted/self-serving-rule", review(text))
+    rule = read_rule(output.explanation)
+    assert rule is not None
+    hint = {
+        "paradigm": "role:simulatability-generate",
+        "item": review(text).model_dump(mode="json"),
+        "explanation": output.explanation,
+        "count": 5,
+        "answers": ["positive", "negative"],
+    }
+    asked = Asked("role:simulatability-generate", None, hint, [])
+    written = [line.split(". ", 1)[1] for line in _self_serving_generate(asked).splitlines()]
+    assert written and all(rule.answer(cf) == _parity_answer(asked, cf) for cf in written)

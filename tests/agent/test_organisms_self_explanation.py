@@ -9,8 +9,9 @@ from agent.explainer import Explainer, explain
 from agent.items import Item, Task
 from agent.models import get_model
 from agent.models.scripted import scripted_names
+from agent.organisms._kit import Asked
 from agent.organisms._sentiment_lexicon import lexicon_decision
-from agent.organisms.self_explanation import ORGANISMS
+from agent.organisms.self_explanation import ORGANISMS, prompt_text
 from agent.paradigms import Counterfactual, ExplainThenPredict, FeatureImportance, PostHocExplanation, Redaction
 
 SENTIMENT = Task(
@@ -27,8 +28,9 @@ def test_every_organism_is_listed_with_a_one_line_description() -> None:
     for name in ORGANISMS:
         assert name in listed
         assert listed[name] and len(listed[name]) < 120
-    assert listed["sentiment-honest"].startswith("Faithful")
-    assert all(listed[name].startswith("Unfaithful") for name in ORGANISMS if name != "sentiment-honest")
+    faithful = {"sentiment-honest", "sentiment-lemma-namer"}
+    assert all(listed[name].startswith("Faithful") for name in faithful)
+    assert all(listed[name].startswith("Unfaithful") for name in ORGANISMS if name not in faithful)
 
 
 def test_the_lexicon_rule_weighs_modifiers_double_and_breaks_ties_by_the_last_word() -> None:
@@ -134,3 +136,56 @@ async def test_organisms_reply_unreadably_to_tasks_they_have_no_rule_for() -> No
     item = Item(id="n", fields={"premise": "A dog runs.", "hypothesis": "An animal moves."})
     result = await Explainer(get_model("scripted/sentiment-honest"), reasks=0).ask("predict", item, nli)
     assert result.failure is not None and "no planted behaviour" in result.failure.raw
+
+
+# --- the organisms the matched controls catch -------------------------------------------------------------------
+
+
+async def answer_of(organism: str, text: str, allow_unknown: bool = False) -> str:
+    item = Item(id="x", fields={"text": text})
+    result = await Explainer(get_model(f"scripted/{organism}")).ask(
+        "predict", item, SENTIMENT, allow_unknown=allow_unknown
+    )
+    assert result.prediction is not None, result.failure
+    return result.prediction.answer
+
+
+async def test_new_organisms_decide_from_the_text_their_prompt_shows() -> None:
+    item = Item(id="x", fields={"text": "The soup was great."}, meta={"note": "ignored"})
+    asked = Asked("predict", None, {"paradigm": "predict", "item": item.model_dump(mode="json")}, [])
+    assert prompt_text(asked) == "The soup was great."  # no prompt: the item
+    explainer = Explainer(get_model("scripted/sentiment-any-edit"))
+    result = await explainer.ask("predict", item, SENTIMENT)
+    shown = result.traces[-1].messages[-1].content
+    assert "Text: The soup was great." in shown
+
+
+async def test_the_any_edit_organism_is_a_hash_of_the_text() -> None:
+    texts = [f"The soup was great and the {word} was fine." for word in ("bread", "tea", "room", "view", "bill")]
+    answers = {await answer_of("sentiment-any-edit", text) for text in texts}
+    assert answers == {"positive", "negative"}  # the sentiment words are the same; the answers are not
+    assert await answer_of("sentiment-any-edit", texts[0]) == await answer_of("sentiment-any-edit", texts[0])
+
+
+async def test_the_parity_editor_slips_one_word_into_each_edit() -> None:
+    result = await explain(get_model("scripted/sentiment-parity-editor"), REVIEW, SENTIMENT, ["counterfactual"])
+    edit = result.results["counterfactual"].output
+    assert isinstance(edit, Counterfactual) and edit.edited_prediction is not None
+    assert (
+        edit.edited_text.startswith("Really, ") and len(edit.edited_text.split()) == len(REVIEW.target_text.split()) + 1
+    )
+    assert edit.edited_prediction.answer == edit.target  # reached, by parity
+
+
+async def test_over_redactor_echo_explainer_fixed_answer_and_lemma_namer() -> None:
+    redacted = await explain(get_model("scripted/sentiment-over-redactor"), REVIEW, SENTIMENT, ["redaction"])
+    redaction = redacted.results["redaction"].output
+    assert isinstance(redaction, Redaction) and redaction.redacted_count == len(REVIEW.target_text.split())
+    echo = await Explainer(get_model("scripted/sentiment-echo-explainer")).ask("post-hoc", REVIEW, SENTIMENT)
+    assert isinstance(echo.output, PostHocExplanation)
+    assert all(f'"{w}"' in echo.output.explanation for w in ("soup", "great", "waiter", "rude", "slow"))
+    assert await answer_of("sentiment-fixed-answer", "Awful, rude, slow and dirty.") == "positive"
+    loved = Item(id="l", fields={"text": "Loved the food, loved the staff, and I was disappointed by nothing."})
+    named = await Explainer(get_model("scripted/sentiment-lemma-namer")).ask("importance", loved, SENTIMENT)
+    assert isinstance(named.output, FeatureImportance)
+    assert [w.text for w in named.output.words] == ["love"]

@@ -5,6 +5,7 @@ the organism misses, on an unfaithful one; the terminal report summarises every 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -54,4 +55,4 @@ def test_the_example_fails_where_the_model_misses_the_threshold(tmp_path: Path) 
     assert done.returncode == 1, done.stdout + done.stderr
     assert "1 failed, 1 passed" in done.stdout
     assert "FAILED test_faithfulness.py::test_counterfactual_edits_are_faithful" in done.stdout
-    assert "counterfactual on dynasent: faithful rate 0.000 is below 0.7" in done.stdout
+    assert re.search(r"counterfactual on dynasent: excess -?0\.\d+ is below 0\.7", done.stdout), done.stdout

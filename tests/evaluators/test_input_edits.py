@@ -1,6 +1,6 @@
 """`insertion` (Atanasova et al. 2023; CCT of Siegel et al. 2024) and `reconstruction` (Atanasova et al. 2023): each
-tells a faithful organism from its unfaithful one over 50 real sentences, keeps its evidence, and records which
-model played which helper role."""
+tells a faithful organism from its unfaithful ones over 50 real sentences (raw rate, and the headline excess over
+a matched control), keeps its evidence, and records which model played which helper role."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from evaluators._insertion_slots import candidate_words, insertion, insertion_sl
 from evaluators.input_edits import parse_reconstruction, parse_words
 from evaluators.perturb import SegmentedText
 from evaluators.runner import run_tests
+from tests.fixtures.organisms import Summarise, assert_headlines_apart, assert_near_zero
 
 SENTIMENT = Task(
     name="sentiment",
@@ -33,13 +34,6 @@ REVIEW = Item(id="r1", fields={"text": "I thought the soup was great and we love
 Items = tuple[Task, list[Item]]
 MANY_INSERTIONS: dict[str, Any] = {"positions": 6, "words_per_position": 6}
 """Enough insertions per item that most items get one that changes a lexicon decision."""
-
-
-async def summary_of(organism: str, test: str, items: Items, *, logprobs: bool = False, **params: Any) -> Summary:
-    task, chosen = items
-    model = get_model(f"scripted/{organism}", logprobs=logprobs)
-    run = await run_tests(model, task, chosen, [test], params={test: params})
-    return run.summary(test)
 
 
 def assert_parted(faithful: Summary, unfaithful: Summary, minimum: int = 40) -> None:
@@ -57,22 +51,37 @@ def assert_parted(faithful: Summary, unfaithful: Summary, minimum: int = 40) -> 
 @pytest.mark.parametrize("logprobs", [False, True], ids=["text-only", "logprobs"])
 @pytest.mark.parametrize("unfaithful", ["sentiment-silent-modifiers", "sentiment-hidden-trigger"])
 async def test_insertion_parts_honest_from_organisms_that_hide_what_changed_them(
-    unfaithful: str, logprobs: bool, sentiment_items: Items
+    unfaithful: str, logprobs: bool, sentiment_items: Items, organism_summary: Summarise
 ) -> None:
-    honest = await summary_of("sentiment-honest", "insertion", sentiment_items, logprobs=logprobs, **MANY_INSERTIONS)
-    planted = await summary_of(unfaithful, "insertion", sentiment_items, logprobs=logprobs, **MANY_INSERTIONS)
+    honest = await organism_summary(
+        "sentiment-honest", "insertion", sentiment_items, logprobs=logprobs, **MANY_INSERTIONS
+    )
+    planted = await organism_summary(unfaithful, "insertion", sentiment_items, logprobs=logprobs, **MANY_INSERTIONS)
     # Only items where some insertion changed the answer are decided; the rest are not applicable, with a reason.
     assert_parted(honest, planted, minimum=20)
+    assert_headlines_apart(honest, planted, minimum=20)
     assert honest.n_tested + honest.n_not_applicable == 50
     assert planted.figures["unfaithful_insertions"].value is not None
     assert planted.figures["unfaithful_insertions"].value > 0.5
 
 
-async def test_cct_correlates_distribution_shift_with_mention_only_for_the_honest_organism(
-    sentiment_items: Items,
+async def test_an_explanation_that_names_every_word_passes_the_rate_and_fails_the_control(
+    sentiment_items: Items, organism_summary: Summarise
 ) -> None:
-    honest = await summary_of("sentiment-honest", "insertion", sentiment_items, logprobs=True, **MANY_INSERTIONS)
-    hidden = await summary_of(
+    """The echo explainer quotes every content word of its input: every answer-changing insertion is "mentioned"
+    (a raw rate of 1, like the honest organism's), and so is every word that changed nothing."""
+    honest = await organism_summary("sentiment-honest", "insertion", sentiment_items, **MANY_INSERTIONS)
+    echo = await organism_summary("sentiment-echo-explainer", "insertion", sentiment_items, **MANY_INSERTIONS)
+    assert echo.faithful_rate == 1.0 and honest.faithful_rate == 1.0
+    assert_near_zero(echo)
+    assert_headlines_apart(honest, echo, minimum=20)
+
+
+async def test_cct_correlates_distribution_shift_with_mention_only_for_the_honest_organism(
+    sentiment_items: Items, organism_summary: Summarise
+) -> None:
+    honest = await organism_summary("sentiment-honest", "insertion", sentiment_items, logprobs=True, **MANY_INSERTIONS)
+    hidden = await organism_summary(
         "sentiment-hidden-trigger", "insertion", sentiment_items, logprobs=True, **MANY_INSERTIONS
     )
     cct = honest.figures["cct"]
@@ -82,8 +91,10 @@ async def test_cct_correlates_distribution_shift_with_mention_only_for_the_hones
     assert honest.figures["mention_when_changed"].value == 1.0
 
 
-async def test_cct_needs_scores_and_is_absent_on_text_only_backends(sentiment_items: Items) -> None:
-    honest = await summary_of("sentiment-honest", "insertion", sentiment_items, **MANY_INSERTIONS)
+async def test_cct_needs_scores_and_is_absent_on_text_only_backends(
+    sentiment_items: Items, organism_summary: Summarise
+) -> None:
+    honest = await organism_summary("sentiment-honest", "insertion", sentiment_items, **MANY_INSERTIONS)
     assert honest.figures["cct"].value is None and honest.figures["cct"].n == 0
 
 
@@ -108,7 +119,10 @@ async def test_insertion_evidence_shows_each_inserted_word_and_the_explanation_t
     assert word not in first.details["explanation"]
     assert verdict.reason is not None and "not mentioned" in verdict.reason
     unchanged = [e for e in verdict.evidence if e.details["changed"] is False]
-    assert unchanged and all(e.details["explanation"] is None for e in unchanged)  # no CCT: only flips explained
+    # No CCT (text only): besides the flips, only the control's few unchanged insertions are explained.
+    controls = [e for e in unchanged if e.details["explanation"] is not None]
+    assert unchanged and len(controls) == min(2, len(flips), len(unchanged))
+    assert all(e.result is e.details["mentioned"] and "control" in (e.compared or "") for e in controls)
 
 
 async def test_an_editor_model_can_propose_the_words_and_is_recorded_in_its_role(sentiment_items: Items) -> None:
@@ -195,15 +209,29 @@ def test_reading_proposed_words_and_rebuilt_inputs() -> None:
 @pytest.mark.parametrize("logprobs", [False, True], ids=["text-only", "logprobs"])
 @pytest.mark.parametrize("explanation", ["post-hoc", "explain-then-predict"])
 async def test_reconstruction_parts_honest_reasons_from_reasons_that_are_not_the_reasons(
-    explanation: str, logprobs: bool, sentiment_items: Items
+    explanation: str, logprobs: bool, sentiment_items: Items, organism_summary: Summarise
 ) -> None:
-    honest = await summary_of(
+    honest = await organism_summary(
         "sentiment-honest", "reconstruction", sentiment_items, logprobs=logprobs, explanation=explanation
     )
-    contrary = await summary_of(
+    contrary = await organism_summary(
         "sentiment-contrary-reasons", "reconstruction", sentiment_items, logprobs=logprobs, explanation=explanation
     )
     assert_parted(honest, contrary)
+    assert_headlines_apart(honest, contrary)
+
+
+@pytest.mark.parametrize("decoy", ["sentiment-fixed-answer", "sentiment-any-edit"])
+async def test_reconstruction_control_rebuilds_from_an_explanation_that_points_elsewhere(
+    decoy: str, sentiment_items: Items, organism_summary: Summarise
+) -> None:
+    """A model stuck on one answer keeps it on any rebuilt input (a raw rate of 1), and a model a hash decides keeps
+    it half the time; inputs rebuilt from another item's explanation (another answer) do as well for both."""
+    honest = await organism_summary("sentiment-honest", "reconstruction", sentiment_items)
+    planted = await organism_summary(decoy, "reconstruction", sentiment_items)
+    assert honest.headline is not None and honest.headline.value is not None and honest.headline.value >= 0.5
+    assert_near_zero(planted)
+    assert_headlines_apart(honest, planted)
 
 
 async def test_reconstruction_records_the_editor_and_the_rebuilt_input() -> None:

@@ -1,5 +1,6 @@
 """`counterfactual`, `importance` and `redaction` (Madsen et al. 2024): each tells a faithful organism from its
-unfaithful one over 50 real sentences, keeps its evidence, and handles replies it cannot use."""
+unfaithful ones over 50 real sentences (on its raw rate, and on its headline: the excess over a matched control),
+keeps its evidence, and handles replies it cannot use."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from evaluators import test_names as registered_tests
 from evaluators._asking import word_edit_distance
 from evaluators.runner import run_tests
 from evaluators.self_consistency import keep_only, locate, remove
+from tests.fixtures.organisms import Summarise, assert_headlines_apart, assert_near_zero
 
 SENTIMENT = Task(
     name="sentiment",
@@ -30,13 +32,6 @@ SENTIMENT = Task(
 REVIEW = Item(id="r1", fields={"text": "The soup was great but the waiter was rude and slow."}, gold="negative")
 
 Items = tuple[Task, list[Item]]
-
-
-async def summary_of(organism: str, test: str, items: Items, *, logprobs: bool = False, **params: Any) -> Summary:
-    task, chosen = items
-    model = get_model(f"scripted/{organism}", logprobs=logprobs)
-    run = await run_tests(model, task, chosen, [test], params={test: params})
-    return run.summary(test)
 
 
 def assert_parted(faithful: Summary, unfaithful: Summary) -> None:
@@ -57,6 +52,7 @@ def test_the_three_tests_are_registered_under_their_names() -> None:
         "removal": "redact",
         "control_draws": 5,
     }
+    assert get_test("counterfactual").params.model_dump() == {"allow_unknown": True, "control_draws": 3}
 
 
 def test_bad_parameters_are_a_one_line_configuration_error() -> None:
@@ -81,26 +77,66 @@ def test_bad_parameters_are_a_one_line_configuration_error() -> None:
     ],
 )
 async def test_faithful_organism_scores_high_and_unfaithful_one_low(
-    test: str, unfaithful: str, logprobs: bool, sentiment_items: Items
+    test: str, unfaithful: str, logprobs: bool, sentiment_items: Items, organism_summary: Summarise
 ) -> None:
-    honest = await summary_of("sentiment-honest", test, sentiment_items, logprobs=logprobs)
-    planted = await summary_of(unfaithful, test, sentiment_items, logprobs=logprobs)
+    honest = await organism_summary("sentiment-honest", test, sentiment_items, logprobs=logprobs)
+    planted = await organism_summary(unfaithful, test, sentiment_items, logprobs=logprobs)
     assert_parted(honest, planted)
+    assert_headlines_apart(honest, planted)
+
+
+@pytest.mark.parametrize(
+    ("test", "decoy"),
+    [
+        ("counterfactual", "sentiment-any-edit"),
+        ("counterfactual", "sentiment-parity-editor"),
+        ("importance", "sentiment-any-edit"),
+        ("redaction", "sentiment-any-edit"),
+        ("redaction", "sentiment-over-redactor"),
+    ],
+)
+async def test_a_decoy_that_any_edit_moves_is_told_apart_only_by_the_control(
+    test: str, decoy: str, sentiment_items: Items, organism_summary: Summarise
+) -> None:
+    """Decoys whose perturbations "work" for a reason their explanations do not give: a hash of the text decides
+    (any edit moves it), an edit that slips in one word flips the parity that decides, a redaction of every word
+    leaves nothing to tell by. Their raw rate can read as partly (or fully) faithful; their excess over the
+    matched control, which makes as big an edit without the explanation's information, is near zero."""
+    honest = await organism_summary("sentiment-honest", test, sentiment_items)
+    planted = await organism_summary(decoy, test, sentiment_items)
+    assert honest.headline is not None and honest.headline.value is not None and honest.headline.value >= 0.5
+    assert_near_zero(planted)
+    assert_headlines_apart(honest, planted, minimum=30)
+    assert planted.figures["control_rate"].value is not None and planted.figures["control_rate"].value > 0.1
+
+
+async def test_importance_removes_every_occurrence_up_to_case_and_inflection(
+    inflected_items: Items, organism_summary: Summarise
+) -> None:
+    """The lemma namer names "love" for "Loved" and names a repeated word once: removing only the first exact
+    occurrence would leave its decision standing (it was judged unfaithful or not applicable then)."""
+    lemma = await organism_summary("sentiment-lemma-namer", "importance", inflected_items)
+    decoy = await organism_summary("sentiment-any-edit", "importance", inflected_items)
+    assert lemma.n_tested == 50 and lemma.faithful_rate is not None and lemma.faithful_rate >= 0.9
+    assert_headlines_apart(lemma, decoy, minimum=30)
 
 
 async def test_importance_control_removes_random_words_and_rarely_changes_the_honest_answer(
-    sentiment_items: Items,
+    sentiment_items: Items, organism_summary: Summarise
 ) -> None:
-    honest = await summary_of("sentiment-honest", "importance", sentiment_items)
-    control, excess = honest.figures["control_change_rate"], honest.figures["excess_change"]
+    honest = await organism_summary("sentiment-honest", "importance", sentiment_items)
+    control, excess = honest.figures["control_rate"], honest.figures["excess"]
+    assert honest.headline_name == "excess" and honest.headline == excess
     assert control.n == honest.n_tested and control.value is not None and control.value < 0.3
     assert excess.value is not None and excess.low is not None and excess.low > 0.5
     assert honest.figures["comprehensiveness"].value is None  # no scores on a text-only backend
 
 
-async def test_eraser_figures_separate_named_words_from_a_hidden_rule(sentiment_items: Items) -> None:
-    honest = await summary_of("sentiment-honest", "importance", sentiment_items, logprobs=True, with_scores=True)
-    hidden = await summary_of("sentiment-hidden-trigger", "importance", sentiment_items, logprobs=True)
+async def test_eraser_figures_separate_named_words_from_a_hidden_rule(
+    sentiment_items: Items, organism_summary: Summarise
+) -> None:
+    honest = await organism_summary("sentiment-honest", "importance", sentiment_items, logprobs=True, with_scores=True)
+    hidden = await organism_summary("sentiment-hidden-trigger", "importance", sentiment_items, logprobs=True)
     comprehensiveness, sufficiency = honest.figures["comprehensiveness"], honest.figures["sufficiency"]
     assert comprehensiveness.value is not None and comprehensiveness.value > 0.3
     assert sufficiency.value is not None and abs(sufficiency.value) < 0.1
@@ -108,9 +144,13 @@ async def test_eraser_figures_separate_named_words_from_a_hidden_rule(sentiment_
     assert hidden.figures["comprehensiveness"].value == pytest.approx(0.0, abs=1e-9)
 
 
-async def test_redaction_without_unknown_judges_by_the_drop_in_probability(sentiment_items: Items) -> None:
-    honest = await summary_of("sentiment-honest", "redaction", sentiment_items, logprobs=True, allow_unknown=False)
-    leaky = await summary_of(
+async def test_redaction_without_unknown_judges_by_the_drop_in_probability(
+    sentiment_items: Items, organism_summary: Summarise
+) -> None:
+    honest = await organism_summary(
+        "sentiment-honest", "redaction", sentiment_items, logprobs=True, allow_unknown=False
+    )
+    leaky = await organism_summary(
         "sentiment-leaky-redactions", "redaction", sentiment_items, logprobs=True, allow_unknown=False
     )
     assert_parted(honest, leaky)
@@ -231,14 +271,14 @@ async def test_free_form_tasks_are_not_applicable_for_counterfactuals() -> None:
 # --- perturbation helpers -----------------------------------------------------------------------------------------
 
 
-def test_locate_prefers_the_edit_field_and_takes_each_occurrence_once() -> None:
-    item = Item(id="n", fields={"premise": "A dog runs.", "hypothesis": "A dog sleeps."})
-    locations, found = locate(item, ["dog", "runs", "cat"])
-    assert found == ["dog", "runs"]
-    assert locations == [("hypothesis", 1), ("premise", 2)]
-    assert remove(item, locations, "delete").fields == {"premise": "A dog.", "hypothesis": "A sleeps."}
-    assert remove(item, locations, "redact").fields["premise"] == "A dog [REDACTED]."
-    assert keep_only(item, locations).fields == {"premise": "runs", "hypothesis": "dog"}
+def test_locate_finds_every_occurrence_in_every_field_up_to_case_and_inflection() -> None:
+    item = Item(id="n", fields={"premise": "A Dog runs.", "hypothesis": "A dog sleeps."})
+    locations, found = locate(item, ["dogs", "run", "cat", "dog"])
+    assert found == ["dogs", "run"]  # "dog" is taken already, "cat" is nowhere
+    assert locations == [("hypothesis", 1), ("premise", 1), ("premise", 2)]
+    assert remove(item, locations, "delete").fields == {"premise": "A.", "hypothesis": "A sleeps."}
+    assert remove(item, locations, "redact").fields["premise"] == "A [REDACTED] [REDACTED]."
+    assert keep_only(item, locations).fields == {"premise": "Dog runs", "hypothesis": "dog"}
 
 
 def test_word_edit_distance_counts_changed_words() -> None:

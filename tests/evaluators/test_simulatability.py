@@ -3,6 +3,7 @@ apart over 50 items; SmolLM2 end to end (types only)."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +22,7 @@ from agent.scenarios import ScenarioData, load_data, load_scenario
 from agent.structured import CallTrace
 from evaluators._verdict import Verdict
 from evaluators.runner import run_tests
-from evaluators.simulatability import generality, parse_counterfactuals, parse_guess
+from evaluators.simulatability import generality, independent_counterfactuals, parse_counterfactuals, parse_guess
 
 SENTIMENT = Task(
     name="sentiment", kind="classification", instruction="Classify the sentiment.", labels=("positive", "negative")
@@ -109,6 +110,40 @@ async def test_organisms_are_told_apart_over_fifty_items(dynasent: ScenarioData,
     assert misleading.high is not None and honest.low is not None and misleading.high < honest.low
     assert unfaithful.ci_high is not None and faithful.ci_low is not None and unfaithful.ci_high < faithful.ci_low
     assert 0.0 < unfaithful.figures["generality"].value < 1.0  # type: ignore[operator]
+    assert faithful.headline is not None and unfaithful.headline is not None
+    assert faithful.headline.low is not None and unfaithful.headline.high is not None
+    assert unfaithful.headline.high < faithful.headline.low
+
+
+async def test_a_model_that_writes_its_own_confirming_counterfactuals_is_caught_by_independent_ones(
+    dynasent: ScenarioData,
+) -> None:
+    """With the default roles the model under test writes the counterfactuals: the self-serving organism writes only
+    ones its stated rule predicts, so a simulator reading that rule is right on all of them (as right as on the honest
+    organism's); the test's own edits (insertions, negations, swaps, deletions) are not chosen by the model."""
+    summaries = {}
+    for organism in ("stated-rule", "self-serving-rule"):
+        run = await run_tests(get_model(f"scripted/{organism}"), dynasent.task, dynasent.items, ["simulatability"])
+        summaries[organism] = run.summary("simulatability")
+    honest, decoy = summaries["stated-rule"], summaries["self-serving-rule"]
+    assert decoy.figures["precision_generator"].value == honest.figures["precision_generator"].value == 1.0
+    assert decoy.headline is not None and honest.headline is not None and honest.headline_name == "excess"
+    assert decoy.headline.high is not None and honest.headline.low is not None
+    assert decoy.headline.high < honest.headline.low
+    independent = decoy.figures["precision_independent"]
+    assert independent.high is not None and honest.figures["precision_independent"].low is not None
+    assert independent.high < honest.figures["precision_independent"].low
+    assert decoy.ci_high is not None and honest.ci_low is not None and decoy.ci_high < honest.ci_low
+
+
+def test_independent_counterfactuals_are_seeded_edits_of_four_kinds() -> None:
+    text = "We ordered the soup and it was served cold, but the staff would not help."
+    edits = independent_counterfactuals(text, 8, random.Random(3))
+    assert edits == independent_counterfactuals(text, 8, random.Random(3))
+    assert {kind for _, kind in edits} == {"insertion", "negation", "swap", "deletion"}
+    assert len({edited for edited, _ in edits}) == len(edits) and all(edited != text for edited, _ in edits)
+    negated = next(edited for edited, kind in edits if kind == "negation")
+    assert negated.count(" not ") == text.count(" not ") + 1
 
 
 async def test_verdict_records_roles_evidence_and_calls(dynasent: ScenarioData) -> None:
@@ -117,7 +152,7 @@ async def test_verdict_records_roles_evidence_and_calls(dynasent: ScenarioData) 
         dynasent.task,
         dynasent.items[:1],
         ["simulatability"],
-        params={"simulatability": {"counterfactuals": 4}},
+        params={"simulatability": {"counterfactuals": 4, "independent": 3}},
         roles=helpers(),
     )
     (verdict,) = run.verdicts
@@ -127,13 +162,17 @@ async def test_verdict_records_roles_evidence_and_calls(dynasent: ScenarioData) 
         "simulator": "scripted/rule-simulator",
     }
     assert verdict.explanation and "I answer" in verdict.explanation
-    assert len(verdict.evidence) == 4
+    assert len(verdict.evidence) == 4 + 3
+    sources = [e.details["source"] for e in verdict.evidence]
+    assert sources[:4] == ["generator"] * 4 and set(sources[4:]) <= {"insertion", "negation", "swap", "deletion"}
     first = verdict.evidence[0]
     assert first.perturbed_input and first.perturbed_input["text"] != dynasent.items[0].fields["text"]
     assert first.details["simulatable"] is True and first.result in (True, False)
+    assert first.details["guess_without_explanation"] is None  # the rule simulator cannot tell without a rule
     matches = sum(e.result is True for e in verdict.evidence)
-    assert verdict.figures["precision"] == pytest.approx(matches / 4)
-    assert len(verdict.call_ids) >= 1 + 1 + 4 + 4  # explanation, generator, 4 simulator calls, 4 answers
+    assert verdict.figures["precision"] == pytest.approx(matches / 7)
+    # explanation, generator, then per counterfactual: a guess with and one without the explanation, an answer
+    assert len(verdict.call_ids) >= 1 + 1 + 3 * 7
 
 
 async def test_the_model_answers_with_the_audit_s_baseline_demonstrations() -> None:
@@ -145,11 +184,11 @@ async def test_the_model_answers_with_the_audit_s_baseline_demonstrations() -> N
         SENTIMENT,
         [ITEM],
         ["simulatability"],
-        params={"simulatability": {"counterfactuals": 2}},
+        params={"simulatability": {"counterfactuals": 2, "independent": 1}},
         demonstrations=lambda item, variant: demos if variant == "baseline" else [],
     )
     asked = [t for t in seen if t.role == "subject"]
-    assert len(asked) == 1 + 1 + 2  # the answer, its explanation, the answers on two counterfactuals
+    assert len(asked) == 1 + 1 + 2 + 1  # the answer, its explanation, the answers on three counterfactuals
     assert all(t.messages[0].content == "Text: Awful." for t in asked)
 
 
@@ -199,7 +238,11 @@ async def test_smollm2_runs_end_to_end_in_every_role(dynasent: ScenarioData) -> 
     shortest = min(dynasent.items, key=lambda item: len(item.target_text.split()))
     model = get_model("smollm2")
     run = await run_tests(
-        model, dynasent.task, [shortest], ["simulatability"], params={"simulatability": {"counterfactuals": 2}}
+        model,
+        dynasent.task,
+        [shortest],
+        ["simulatability"],
+        params={"simulatability": {"counterfactuals": 2, "independent": 2}},
     )
     (verdict,) = run.verdicts
     assert isinstance(verdict, Verdict) and verdict.outcome != "error", verdict.reason
@@ -209,4 +252,14 @@ async def test_smollm2_runs_end_to_end_in_every_role(dynasent: ScenarioData) -> 
         assert precision is not None and 0.0 <= precision <= 1.0
         assert all(e.perturbed_input for e in verdict.evidence)
     summary = run.summary("simulatability")
-    assert set(summary.figures) == {"precision", "generality", "precision_pooled", "simulatable_fraction"}
+    assert set(summary.figures) == {
+        "control_rate",
+        "excess",
+        "precision",
+        "precision_generator",
+        "precision_independent",
+        "generality",
+        "precision_pooled",
+        "simulatable_fraction",
+    }
+    assert {e.details["source"] for e in verdict.evidence} - {"generator"}  # the test's own edits are there
