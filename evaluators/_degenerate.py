@@ -9,16 +9,14 @@ runs out. A test that perturbs such replies measures noise: the items are not ap
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 
 from agent.items import Item
 from agent.paradigms import ParadigmResult
+from agent.parsing import is_degenerate
 
 _OPTION_LINE = re.compile(r"\(([A-Z])\)\s*([^\n(]+)")
 _WORDS = re.compile(r"\w+")
-MIN_LOOP_REPEATS = 3
-"""A line (or sentence) of 3+ words written this many times makes a reply a loop."""
 
 
 def _normal(text: str) -> str:
@@ -52,10 +50,8 @@ def option_line(text: str, item: Item) -> bool:
 
 
 def loops(text: str) -> bool:
-    """True when one line or sentence of three or more words recurs `MIN_LOOP_REPEATS` times or more."""
-    pieces = [_normal(p) for p in re.split(r"[\n.!?]+", text)]
-    counts = Counter(p for p in pieces if len(p.split()) >= 3)
-    return bool(counts) and max(counts.values()) >= MIN_LOOP_REPEATS
+    """True when a reply repeats itself: the reading's own loop check (`agent.parsing.is_degenerate`)."""
+    return is_degenerate(text)
 
 
 def reasoning_problem(steps: Sequence[str], item: Item) -> str | None:
