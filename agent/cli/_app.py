@@ -103,13 +103,12 @@ def build_model(
     api_key: str | None = None,
     model_option: tuple[str, ...] = (),
     cache: ResponseCache | None = None,
-    max_connections: int | None = None,
 ) -> Model:
-    """Resolve a model name with the shared CLI options."""
+    """Resolve a model name with the shared CLI options (`-O` values are checked by the provider's Options)."""
     options = parse_key_values(model_option, "--model-option")
     if name.startswith("openai/") or name == "openai":
         if base_url:
             options.setdefault("base_url", base_url)
         if api_key:
             options.setdefault("api_key", api_key)
-    return get_model(name, cache=cache, max_connections=max_connections, **options)
+    return get_model(name, cache=cache, **options)

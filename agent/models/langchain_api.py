@@ -15,8 +15,12 @@ from collections.abc import Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl
 
+from pydantic import Field, StrictBool
+
 from agent.errors import ConfigurationError
 from agent.models._api import ModelAPI, RequestHint, _one_line
+from agent.models._options import NetworkOptions
+from agent.models._registry import register_provider
 from agent.models._types import Capabilities, ChatMessage, Choice, Completion, GenerateConfig, TokenLogprob, Usage
 from agent.models.openai_api import public_base_url
 
@@ -43,6 +47,25 @@ BASE_URL_FIELDS = ("openai_api_base", "base_url", "api_base", "azure_endpoint", 
 _SECRET_NAME = re.compile(r"key|token|secret|password|credential", re.IGNORECASE)
 
 
+class LangChainOptions(NetworkOptions):
+    """Options of `langchain/...`."""
+
+    timeout: float | None = Field(default=None, gt=0)
+    """seconds one attempt may take before it is abandoned and retried (default: the chat model's own timeouts)"""
+    logprobs: StrictBool | None = None
+    """true/false: whether the model returns token logprobs (default: whether it has a `logprobs` field)"""
+    seed: StrictBool | None = None
+    """true/false: whether the model honours seeds (default: whether it has a `seed` field)"""
+    json_mode: StrictBool | None = None
+    """true/false: whether to ask for JSON output as response_format={"type": "json_object"} (default: false)"""
+
+
+@register_provider(
+    "langchain",
+    requires=("langchain_core=langchain-core",),
+    summary="any LangChain chat model, passed from Python or named by an import path",
+    example="langchain/langchain_openai:ChatOpenAI?model=gpt-4o-mini",
+)
 class LangChainAPI(ModelAPI):
     """Wrap a LangChain chat model (`langchain_core.language_models.BaseChatModel`).
 
@@ -64,18 +87,13 @@ class LangChainAPI(ModelAPI):
     field is called `n` times. Its own retries should be off (`max_retries=0`): the shared retry layer retries, and
     classifies the underlying SDK's exceptions by HTTP status. A class built from the CLI gets `max_retries=0`.
 
-    Options: `chat_model` (the instance), `logprobs` / `seed` / `json_mode` (true/false: override what the
-    capabilities say; by default logprobs and seed follow the model's fields and json_mode is off; json mode is
-    requested as `response_format={"type": "json_object"}`), `timeout` (seconds per call), plus the common
-    `max_connections`, `retry_initial_wait`, `retry_max_wait`.
+    `chat_model=` is the instance; the other options are in `LangChainOptions`.
     """
 
-    provider = "langchain"
-    requires = ("langchain_core=langchain-core",)
-    summary = "any LangChain chat model, passed from Python or named by an import path"
+    Options = LangChainOptions
+    options: LangChainOptions
 
-    def __init__(self, model_name: str, **options: Any) -> None:
-        chat_model = options.pop("chat_model", None)
+    def __init__(self, model_name: str, chat_model: Any = None, **options: Any) -> None:
         super().__init__(model_name, **options)
         from langchain_core.language_models import BaseChatModel
 
@@ -98,14 +116,13 @@ class LangChainAPI(ModelAPI):
                 self.name,
                 own_retries,
             )
+        declared = self.options
         self._capabilities = Capabilities(
-            logprobs=_flag(options, "logprobs", "logprobs" in self._fields),
-            seed=_flag(options, "seed", "seed" in self._fields),
-            json_mode=_flag(options, "json_mode", False),
+            logprobs=declared.logprobs if declared.logprobs is not None else "logprobs" in self._fields,
+            seed=declared.seed if declared.seed is not None else "seed" in self._fields,
+            json_mode=bool(declared.json_mode),
             reasoning=True,
         )
-        timeout = options.get("timeout")
-        self._timeout = float(timeout) if timeout else None
 
     @property
     def capabilities(self) -> Capabilities:
@@ -176,8 +193,8 @@ class LangChainAPI(ModelAPI):
         if config.json_mode and self._capabilities.json_mode:
             kwargs["response_format"] = {"type": "json_object"}
         request = model.agenerate([to_langchain_messages(messages)] * calls, stop=list(config.stop) or None, **kwargs)
-        timeout = config.timeout or self._timeout
-        result = await run_on_shared_loop(asyncio.wait_for(request, timeout) if timeout else request)
+        # The retry layer bounds the attempt (option `timeout`); cancelling it cancels the call on the shared loop.
+        result = await run_on_shared_loop(request)
         choices: list[Choice] = []
         usage = Usage()
         for generations in result.generations:
@@ -271,13 +288,6 @@ def to_langchain_messages(messages: Sequence[ChatMessage]) -> list[BaseMessage]:
 
     kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
     return [kinds[message.role](content=message.content) for message in messages]
-
-
-def _flag(options: Mapping[str, Any], name: str, default: bool) -> bool:
-    value = options.get(name, default)
-    if not isinstance(value, bool):
-        raise ConfigurationError(f"option {name}= declares a capability and takes true or false, got {value!r}")
-    return value
 
 
 def _choice(generation: ChatGeneration) -> Choice:

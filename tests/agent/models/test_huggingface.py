@@ -285,7 +285,7 @@ async def test_a_tokenizer_without_a_chat_template_is_a_one_line_error(tiny_mode
 
 
 def test_bad_options_are_rejected_when_the_model_is_named(tiny_model_dir: Path) -> None:
-    with pytest.raises(ConfigurationError, match="dtype 'float8'"):
+    with pytest.raises(ConfigurationError, match="option dtype='float8': input should be 'float32'"):
         get_model(hf_name(tiny_model_dir), dtype="float8")
     with pytest.raises(ConfigurationError, match="unknown option 'dtpye'"):
         get_model(hf_name(tiny_model_dir), dtpye="bfloat16")
