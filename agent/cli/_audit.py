@@ -44,6 +44,7 @@ from agent.run import (
     recorded_settings,
     run_audit,
 )
+from agent.visible_text import SafeConsole
 from evaluators import ROLES, TestSummary
 
 _ROLE_HELP = {
@@ -426,8 +427,8 @@ def audit_command(
 
 def _console(stderr: bool) -> Console:
     """A console; wide enough for the summary table when writing to a file or a CI log."""
-    console = Console(stderr=stderr)
-    return console if console.is_terminal else Console(stderr=stderr, width=max(console.width, 120))
+    console = SafeConsole(stderr=stderr)
+    return console if console.is_terminal else SafeConsole(stderr=stderr, width=max(console.width, 120))
 
 
 def _exit_interrupted() -> NoReturn:

@@ -18,6 +18,7 @@ from agent.items import Item
 from agent.paradigms import EXPLANATION_PARADIGMS, ParadigmResult, paradigm_names
 from agent.presets import PRESET_FIELDS, task_preset
 from agent.prompts import PromptLibrary
+from agent.visible_text import SafeConsole
 
 
 @main.command("explain")
@@ -74,6 +75,8 @@ def explain_command(
     no_cache: bool,
 ) -> None:
     """Ask a model for its answer to TEXT and its explanations of it."""
+    if not text.strip():
+        raise ConfigurationError("TEXT is empty: give the text to explain, e.g. faithcheck explain -m smollm2 'A joy.'")
     task = task_preset(task_name, tuple(x.strip() for x in labels.split(",")) if labels else ())
     names = PRESET_FIELDS[task_name]
     if task_name == "nli":
@@ -106,7 +109,7 @@ def explain_command(
     if as_json:
         click.echo(result.model_dump_json(indent=2))
         return
-    print_explanation(result, Console())
+    print_explanation(result, SafeConsole())
     usage = model.usage
     click.echo(
         f"[{model.name} · {usage.calls_sent} calls sent · {usage.cache_hits} cache hits · "
