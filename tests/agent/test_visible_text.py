@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import io
+import json
 import unicodedata
+from pathlib import Path
 
 import pytest
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from agent.report import render_report
 from agent.visible_text import SafeConsole, needs_visible, visible
+from tests.fixtures.runs import write_run
 
 HOSTILE = {
     "clear screen and retitle": "ok\x1b[2J\x1b]0;pwned\x07 done",
@@ -84,3 +88,22 @@ def test_a_table_with_visible_codes_keeps_its_borders_aligned() -> None:
     table.add_row("plain")
     lines = [line for line in _printed(table).splitlines() if line.strip()]
     assert len({len(Text.from_ansi(line).plain) for line in lines}) == 1
+
+
+def test_the_report_shows_invisible_characters_in_replies_and_still_escapes_them(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path / "run")
+    records = run_dir / "records.jsonl"
+    lines = []
+    for line in records.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if isinstance(record.get("reply"), str):
+            record["reply"] += " \u202etfel\u202c \x1b[2J<b>x</b>"
+        lines.append(json.dumps(record))
+    records.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    html = render_report([run_dir]).read_text(encoding="utf-8")
+
+    assert "\u202e" not in html
+    assert "\x1b" not in html
+    assert "&lt;U+202E&gt;tfel&lt;U+202C&gt; &lt;U+001B&gt;[2J&lt;b&gt;x&lt;/b&gt;" in html
+    assert "<b>x</b>" not in html
