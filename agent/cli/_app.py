@@ -112,7 +112,11 @@ def model_options(func: F) -> F:
 
 def build_cache(cache_dir: Path | None, no_cache: bool) -> ResponseCache:
     """The persistent SQLite cache, or a per-run memory cache with --no-cache."""
-    return MemoryCache() if no_cache else SQLiteCache(cache_dir)
+    if no_cache:
+        return MemoryCache()
+    cache = SQLiteCache(cache_dir)
+    cache.check_usable()
+    return cache
 
 
 def build_model(

@@ -27,6 +27,8 @@ from typing import Any
 
 from platformdirs import user_cache_dir
 
+from agent.errors import ConfigurationError
+
 CACHE_DIR_ENV = "FAITHCHECK_CACHE_DIR"
 log = logging.getLogger("faithcheck.cache")
 
@@ -132,25 +134,53 @@ class _Owner:
 
 
 class SQLiteCache(ResponseCache):
-    """One SQLite file; each thread gets its own connection, writes are single statements."""
+    """One SQLite file; each thread gets its own connection, writes are single statements.
+
+    Nothing is created until the first lookup, so a command that stops at bad input leaves no cache behind;
+    `check_usable` finds an unusable directory before then.
+    """
 
     def __init__(self, directory: Path | str | None = None) -> None:
         self.directory = Path(directory) if directory else default_cache_dir()
-        self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / "responses.sqlite3"
         self._local = threading.local()
         self._owner = _Owner(socket.gethostname(), os.getpid(), secrets.token_hex(4))
-        conn = self._connect()
-        conn.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL)")
-        conn.execute("CREATE TABLE IF NOT EXISTS pending (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL)")
+        self._created = False
+        self._creating = threading.Lock()
+
+    def check_usable(self) -> None:
+        """A ConfigurationError when the cache directory could not be created or written (nothing is created)."""
+        existing = self.directory
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise ConfigurationError(
+                f"the cache directory {self.directory} is under a file ({existing}): pass --cache-dir DIR or --no-cache"
+            )
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ConfigurationError(f"cannot write the cache directory {existing}: pass --cache-dir DIR or --no-cache")
+        if self.path.exists() and not os.access(self.path, os.R_OK | os.W_OK):
+            raise ConfigurationError(f"cannot read and write the cache {self.path}: pass --cache-dir DIR or --no-cache")
 
     def _connect(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
+            with self._creating:
+                if not self._created:
+                    self.directory.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=60000")
+            with self._creating:
+                if not self._created:
+                    conn.execute(
+                        "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL)"
+                    )
+                    conn.execute(
+                        "CREATE TABLE IF NOT EXISTS pending (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL)"
+                    )
+                    self._created = True
             self._local.conn = conn
         return conn
 
