@@ -184,10 +184,13 @@ class ModelAPI(ABC):
         return self.options.retry_max_wait
 
     def attempt_timeout_s(self, config: GenerateConfig | None = None) -> float | None:
-        """Seconds one attempt may take: `config.timeout`, else option `timeout`; None for no limit (local)."""
+        """Seconds one attempt may take: `config.timeout`, else option `timeout`. None (no limit) for providers
+        without network options: a local model's request waits its turn in a batch, however long that takes."""
+        if not isinstance(self.options, NetworkOptions):
+            return None
         if config is not None and config.timeout is not None:
             return config.timeout
-        return self.options.timeout if isinstance(self.options, NetworkOptions) else None
+        return self.options.timeout
 
     @property
     def deadline_s(self) -> float | None:
@@ -209,7 +212,7 @@ class ModelAPI(ABC):
         return {"provider": self.provider, "model": self.model_name}
 
     def concurrency_key(self) -> str:
-        """Requests with the same key share one concurrency limit."""
+        """Requests with the same key share one concurrency limit. Asked when a Model is made: keep it cheap."""
         return self.provider
 
     def describe(self) -> dict[str, Any]:

@@ -138,8 +138,9 @@ class HuggingFaceAPI(ModelAPI):
         }
 
     def concurrency_key(self) -> str:
-        """One limit per model directory: every request to it goes through the same worker."""
-        return f"{self.provider}:{self.model_path()}"
+        """One limit per model as named: every request to it goes through the same worker. The name, not the
+        resolved directory: finding (or converting) the model is left to its first use."""
+        return f"{self.provider}:{self.model_name}"
 
     async def generate(
         self, messages: Sequence[ChatMessage], config: GenerateConfig, hint: RequestHint | None = None
