@@ -14,19 +14,37 @@ import click
 from agent._sync import run_sync
 from agent.errors import ConfigurationError
 from agent.models import MemoryCache, Model, ResponseCache, SQLiteCache
-from agent.run import build_model
+from agent.run import SecretMasker, build_model
+from agent.visible_text import visible
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
 
+class SafeLogFormatter(logging.Formatter):
+    """Log lines as they may be shown: secrets masked (known values, URL credentials, Authorization headers, key
+    shapes), control and invisible characters visible. The HTTP clients log full URLs at -v and more at -vv."""
+
+    def __init__(self, fmt: str, masker: SecretMasker) -> None:
+        super().__init__(fmt)
+        self.masker = masker
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The formatted record (exception text included), made safe."""
+        return visible(self.masker.scrub_log(super().format(record)))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="faithcheck")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-def main(verbose: int) -> None:
+@click.pass_context
+def main(ctx: click.Context, verbose: int) -> None:
     """faithcheck: ask an LLM to explain itself, then check whether the explanation is faithful."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    masker = ctx.obj if isinstance(ctx.obj, SecretMasker) else SecretMasker()
+    handler = logging.StreamHandler()
+    handler.setFormatter(SafeLogFormatter("%(levelname)s %(name)s: %(message)s", masker))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def parse_key_values(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
@@ -70,7 +88,11 @@ class ModelFlags:
 
     def open_cache(self) -> ResponseCache:
         """The persistent SQLite cache, or a per-run memory cache with --no-cache."""
-        return MemoryCache() if self.no_cache else SQLiteCache(self.cache_dir)
+        if self.no_cache:
+            return MemoryCache()
+        cache = SQLiteCache(self.cache_dir)
+        cache.check_usable()
+        return cache
 
     def build(self, name: str) -> Model:
         """The named model, reached with these flags (see `agent.run.build_model`)."""

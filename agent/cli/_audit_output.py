@@ -19,6 +19,7 @@ from agent.errors import ConfigurationError
 from agent.models import UsageStats
 from agent.records import RECORDS_FILE, read_run
 from agent.run import AuditResult, DryRunEstimate
+from agent.visible_text import SafeConsole
 from evaluators import TestSummary
 
 EXIT_GATE_FAILED = 1
@@ -28,8 +29,8 @@ EXIT_INTERRUPTED = 130
 
 def audit_console(stderr: bool) -> Console:
     """A console; wide enough for the summary table when writing to a file or a CI log."""
-    console = Console(stderr=stderr)
-    return console if console.is_terminal else Console(stderr=stderr, width=max(console.width, 120))
+    console = SafeConsole(stderr=stderr)
+    return console if console.is_terminal else SafeConsole(stderr=stderr, width=max(console.width, 120))
 
 
 def _rate(summary: TestSummary) -> str:

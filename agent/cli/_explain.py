@@ -11,10 +11,12 @@ from rich.markup import escape
 from rich.panel import Panel
 
 from agent.cli._app import ModelFlags, main, model_options, prompts_dir_option, run_and_close
+from agent.errors import ConfigurationError
 from agent.explainer import Explainer, Explanation, explain
 from agent.paradigms import EXPLANATION_PARADIGMS, ParadigmResult, paradigm_names
 from agent.presets import preset_item, task_preset
 from agent.prompts import PromptLibrary
+from agent.visible_text import SafeConsole
 
 
 @main.command("explain")
@@ -67,6 +69,8 @@ def explain_command(
     model_flags: ModelFlags,
 ) -> None:
     """Ask a model for its answer to TEXT and its explanations of it."""
+    if not text.strip():
+        raise ConfigurationError("TEXT is empty: give the text to explain, e.g. faithcheck explain -m smollm2 'A joy.'")
     task = task_preset(task_name, tuple(x.strip() for x in labels.split(",")) if labels else ())
     item = preset_item(task_name, text, premise=premise, options=options)
     model = model_flags.build(model_name)
@@ -77,7 +81,7 @@ def explain_command(
     if as_json:
         click.echo(result.model_dump_json(indent=2))
         return
-    print_explanation(result, Console())
+    print_explanation(result, SafeConsole())
     usage = model.usage
     click.echo(
         f"[{model.name} · {usage.calls_sent} calls sent · {usage.cache_hits} cache hits · "

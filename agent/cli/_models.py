@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from agent.cli._app import ModelFlags, main, model_options, run_and_close
 from agent.models import ChatMessage, GenerateConfig, providers
 from agent.models.scripted import scripted_names
+from agent.visible_text import SafeConsole, visible
 
 
 @main.command("models")
@@ -31,7 +31,7 @@ def models_command(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"providers": rows, "scripted": scripted}, indent=2))
         return
-    console = Console()
+    console = SafeConsole()
     table = Table(title="Model providers", show_lines=False)
     for column in ("provider", "example", "what", "status"):
         table.add_column(column)
@@ -90,8 +90,8 @@ def generate_command(
         if len(completion.choices) > 1:
             click.echo(f"--- sample {index + 1}")
         if choice.reasoning:
-            click.echo(f"[reasoning] {choice.reasoning}")
-        click.echo(choice.text)
+            click.echo(f"[reasoning] {visible(choice.reasoning)}")
+        click.echo(visible(choice.text))
     source = "cache" if completion.cached else f"{completion.latency_s:.2f}s"
     click.echo(
         f"[{model.name} · {completion.usage.prompt_tokens}+{completion.usage.completion_tokens} tokens · "

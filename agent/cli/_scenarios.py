@@ -7,11 +7,11 @@ from typing import Any
 
 import click
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
 from agent.cli._app import main
 from agent.scenarios import DATASETS, Scenario, list_scenarios, load_parts
+from agent.visible_text import SafeConsole
 
 
 def _licence(scenario: Scenario) -> str:
@@ -78,4 +78,4 @@ def scenarios_command(as_json: bool) -> None:
             ", ".join(row["tests"]),
             row["licence"],
         )
-    Console().print(table)
+    SafeConsole().print(table)

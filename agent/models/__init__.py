@@ -1,8 +1,9 @@
 """The model interface: one async `generate` over every backend, with caching, retries and usage accounting."""
 
-from agent.models._api import ErrorClass, ModelAPI, RequestHint, classify_exception
+from agent.models._api import ErrorClass, MalformedResponse, ModelAPI, RequestHint, classify_exception
 from agent.models._cache import MemoryCache, ResponseCache, SQLiteCache, cache_key, default_cache_dir
 from agent.models._model import Model
+from agent.models._options import NetworkOptions, ProviderOptions
 from agent.models._registry import ProviderEntry, get_model, providers, register_provider, split_model_name
 from agent.models._types import (
     Capabilities,
@@ -23,10 +24,13 @@ __all__ = [
     "Completion",
     "ErrorClass",
     "GenerateConfig",
+    "MalformedResponse",
     "MemoryCache",
     "Model",
     "ModelAPI",
+    "NetworkOptions",
     "ProviderEntry",
+    "ProviderOptions",
     "RequestHint",
     "ResponseCache",
     "SQLiteCache",

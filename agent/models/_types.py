@@ -65,8 +65,8 @@ class GenerateConfig(BaseModel):
     """Part of the cache key and nothing else: a different value asks for a fresh sample on purpose."""
 
     # --- does not change the output ---
-    timeout: float | None = Field(default=None, exclude=True)
-    """Seconds before one HTTP attempt is abandoned (None: provider default)."""
+    timeout: float | None = Field(default=None, exclude=True, gt=0)
+    """Seconds before one attempt is abandoned and retried (None: the provider's `timeout` option)."""
     max_retries: int = Field(default=6, exclude=True)
     """Attempts after the first one on transient failures."""
 

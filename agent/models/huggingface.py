@@ -25,21 +25,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, PositiveInt, StrictBool
 
 from agent.errors import ConfigurationError, ModelRequestError
 from agent.models._api import ModelAPI, RequestHint
 from agent.models._batch_worker import WorkerStats
+from agent.models._options import ProviderOptions
+from agent.models._registry import register_provider
 from agent.models._types import Capabilities, ChatMessage, Completion, GenerateConfig
 
 if TYPE_CHECKING:
     from agent.models._hf_runner import LocalRunner, RunnerSpec
-
-DTYPES = ("float32", "bfloat16", "float16", "auto")
-"""Accepted `dtype` options: float32 (default, reproducible), bfloat16 (about twice as fast on CPU), float16, auto
-(whatever the checkpoint's config says)."""
 
 # Weight files are fingerprinted by size and modification time (hashing gigabytes would cost more than a run);
 # every other file (config, tokenizer, chat template) by content, since they are small and change the output.
@@ -47,47 +47,41 @@ _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".h5", ".msg
 _HASHED_MAX_BYTES = 64 * 1024 * 1024
 
 
+class HuggingFaceOptions(ProviderOptions):
+    """Options of `hf/<path>` (and `smollm2`)."""
+
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
+    """float32 (reproducible across runs and batch sizes), bfloat16 (about twice as fast on CPU), float16, or auto
+    (what the checkpoint's config says)"""
+    batch_size: PositiveInt = 8
+    """requests the batching worker runs as one generate call"""
+    device: str = "cpu"
+    """the torch device to run on"""
+    max_batch_wait_ms: float = Field(default=20.0, ge=0)
+    """milliseconds the worker waits for more requests to fill a batch"""
+    constrained: StrictBool = True
+    """true/false: constrain decoding to each request's reply format (grammar or JSON schema)"""
+
+
+@register_provider(
+    "hf",
+    requires=("torch", "transformers"),
+    summary="a local transformers model directory (chat template, batched generation, exact scoring)",
+    example="hf/path/to/model-dir",
+)
 class HuggingFaceAPI(ModelAPI):
-    """A local transformers causal LM. Options: dtype, batch_size, device, max_batch_wait_ms, constrained,
-    max_connections."""
+    """A local transformers causal LM; options in `HuggingFaceOptions`."""
 
-    provider: ClassVar[str] = "hf"
-    requires: ClassVar[tuple[str, ...]] = ("torch", "transformers")
-    summary: ClassVar[str] = "a local transformers model directory (chat template, batched generation, exact scoring)"
-
-    default_options: ClassVar[Mapping[str, Any]] = {
-        "dtype": "float32",
-        "batch_size": 8,
-        "device": "cpu",
-        "max_batch_wait_ms": 20.0,
-        "constrained": True,
-    }
-    """Options a user does not give. float32 by default so that results reproduce across runs and batch sizes."""
+    Options = HuggingFaceOptions
+    options: HuggingFaceOptions
 
     def __init__(self, model_name: str, **options: Any) -> None:
-        super().__init__(model_name, **{**self.default_options, **options})
-        unknown = sorted(set(options) - {*self.default_options, "max_connections"})
-        if unknown:
-            known = ", ".join([*self.default_options, "max_connections"])
-            raise ConfigurationError(f"{self.name}: unknown option '{unknown[0]}' (options: {known})")
-        self.dtype = str(self.options["dtype"])
-        if self.dtype not in DTYPES:
-            raise ConfigurationError(f"{self.name}: dtype '{self.dtype}' is not one of {', '.join(DTYPES)}")
-        self.batch_size = _positive_int(self.name, "batch_size", self.options["batch_size"])
-        self.device = str(self.options["device"])
-        wait_ms = self.options["max_batch_wait_ms"]
-        try:
-            self.max_batch_wait_s = max(0.0, float(wait_ms) / 1000.0)
-        except (TypeError, ValueError):
-            raise ConfigurationError(
-                f"{self.name}: max_batch_wait_ms must be a number of milliseconds, got {wait_ms!r}"
-            ) from None
-        self.constrained = self.options["constrained"]
-        if not isinstance(self.constrained, bool):
-            raise ConfigurationError(
-                f"{self.name}: constrained= takes true or false (constrained decoding of reply formats), "
-                f"got {self.constrained!r}"
-            )
+        super().__init__(model_name, **options)
+        self.dtype: str = self.options.dtype
+        self.batch_size = self.options.batch_size
+        self.device = self.options.device
+        self.max_batch_wait_s = self.options.max_batch_wait_ms / 1000.0
+        self.constrained = self.options.constrained
         self._lock = threading.Lock()
         self._path: Path | None = None
         self._fingerprint: str | None = None
@@ -136,7 +130,7 @@ class HuggingFaceAPI(ModelAPI):
     @property
     def max_connections(self) -> int:
         """Enough requests in flight that the worker can fill a batch while the previous one runs."""
-        return int(self.options.get("max_connections") or max(32, 4 * self.batch_size))
+        return self.options.max_connections or max(32, 4 * self.batch_size)
 
     def cache_identity(self) -> dict[str, Any]:
         """Provider, model directory and its fingerprint, dtype and device: what changes the output."""
@@ -150,8 +144,9 @@ class HuggingFaceAPI(ModelAPI):
         }
 
     def concurrency_key(self) -> str:
-        """One limit per model directory: every request to it goes through the same worker."""
-        return f"{self.provider}:{self.model_path()}"
+        """One limit per model as named: every request to it goes through the same worker. The name, not the
+        resolved directory: finding (or converting) the model is left to its first use."""
+        return f"{self.provider}:{self.model_name}"
 
     async def generate(
         self, messages: Sequence[ChatMessage], config: GenerateConfig, hint: RequestHint | None = None
@@ -219,16 +214,6 @@ class HuggingFaceAPI(ModelAPI):
                 )
                 self._runner, self._spec = acquire_runner(spec), spec
             return self._runner
-
-
-def _positive_int(name: str, option: str, value: Any) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = 0
-    if number < 1 or (isinstance(value, float) and not value.is_integer()):
-        raise ConfigurationError(f"{name}: {option} must be a positive whole number, got {value!r}")
-    return number
 
 
 def _checked_model_dir(name: str, path: Path) -> Path:

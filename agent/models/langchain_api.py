@@ -15,8 +15,12 @@ from collections.abc import Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl
 
+from pydantic import Field, StrictBool
+
 from agent.errors import ConfigurationError
 from agent.models._api import ModelAPI, RequestHint, _one_line
+from agent.models._options import NetworkOptions
+from agent.models._registry import register_provider
 from agent.models._reply_formats import ReplyFormats
 from agent.models._types import Capabilities, ChatMessage, Choice, Completion, GenerateConfig, TokenLogprob, Usage
 from agent.models.openai_api import public_base_url
@@ -44,6 +48,28 @@ BASE_URL_FIELDS = ("openai_api_base", "base_url", "api_base", "azure_endpoint", 
 _SECRET_NAME = re.compile(r"key|token|secret|password|credential", re.IGNORECASE)
 
 
+class LangChainOptions(NetworkOptions):
+    """Options of `langchain/...`."""
+
+    timeout: float | None = Field(default=None, gt=0)
+    """seconds one attempt may take before it is abandoned and retried (default: the chat model's own timeouts)"""
+    logprobs: StrictBool | None = None
+    """true/false: whether the model returns token logprobs (default: whether it has a `logprobs` field)"""
+    seed: StrictBool | None = None
+    """true/false: whether the model honours seeds (default: whether it has a `seed` field)"""
+    json_mode: StrictBool | None = None
+    """true/false: whether to ask for JSON output as response_format={"type": "json_object"} (default: false)"""
+    structured_output: StrictBool | None = None
+    """true/false: whether to ask for a JSON schema as response_format={"type": "json_schema", ...}, falling back to
+    json_object and to plain text when refused (default: false)"""
+
+
+@register_provider(
+    "langchain",
+    requires=("langchain_core=langchain-core",),
+    summary="any LangChain chat model, passed from Python or named by an import path",
+    example="langchain/langchain_openai:ChatOpenAI?model=gpt-4o-mini",
+)
 class LangChainAPI(ModelAPI):
     """Wrap a LangChain chat model (`langchain_core.language_models.BaseChatModel`).
 
@@ -65,19 +91,13 @@ class LangChainAPI(ModelAPI):
     field is called `n` times. Its own retries should be off (`max_retries=0`): the shared retry layer retries, and
     classifies the underlying SDK's exceptions by HTTP status. A class built from the CLI gets `max_retries=0`.
 
-    Options: `chat_model` (the instance), `logprobs` / `seed` / `json_mode` / `structured_output` (true/false:
-    override what the capabilities say; by default logprobs and seed follow the model's fields, json_mode and
-    structured_output are off; they are requested as `response_format={"type": "json_object"}` and
-    `{"type": "json_schema", ...}`, with the fallback of `ReplyFormats`), `timeout` (seconds per call), plus the common
-    `max_connections`, `retry_initial_wait`, `retry_max_wait`.
+    `chat_model=` is the instance; the other options are in `LangChainOptions`.
     """
 
-    provider = "langchain"
-    requires = ("langchain_core=langchain-core",)
-    summary = "any LangChain chat model, passed from Python or named by an import path"
+    Options = LangChainOptions
+    options: LangChainOptions
 
-    def __init__(self, model_name: str, **options: Any) -> None:
-        chat_model = options.pop("chat_model", None)
+    def __init__(self, model_name: str, chat_model: Any = None, **options: Any) -> None:
         super().__init__(model_name, **options)
         from langchain_core.language_models import BaseChatModel
 
@@ -100,16 +120,15 @@ class LangChainAPI(ModelAPI):
                 self.name,
                 own_retries,
             )
+        declared = self.options
         self._capabilities = Capabilities(
-            logprobs=_flag(options, "logprobs", "logprobs" in self._fields),
-            seed=_flag(options, "seed", "seed" in self._fields),
-            json_mode=_flag(options, "json_mode", False),
-            structured_output=_flag(options, "structured_output", False),
+            logprobs=declared.logprobs if declared.logprobs is not None else "logprobs" in self._fields,
+            seed=declared.seed if declared.seed is not None else "seed" in self._fields,
+            json_mode=bool(declared.json_mode),
+            structured_output=bool(declared.structured_output),
             reasoning=True,
         )
         self._formats = ReplyFormats(self.name)
-        timeout = options.get("timeout")
-        self._timeout = float(timeout) if timeout else None
 
     @property
     def capabilities(self) -> Capabilities:
@@ -184,9 +203,9 @@ class LangChainAPI(ModelAPI):
             request = model.agenerate(
                 [to_langchain_messages(messages)] * calls, stop=list(config.stop) or None, **kwargs
             )
-            timeout = config.timeout or self._timeout
+            # The retry layer bounds the attempt (option `timeout`); cancelling it cancels the call on the shared loop.
             try:
-                result = await run_on_shared_loop(asyncio.wait_for(request, timeout) if timeout else request)
+                result = await run_on_shared_loop(request)
             except Exception as exc:
                 if not self._formats.refused(exc, response_format):
                     raise
@@ -285,13 +304,6 @@ def to_langchain_messages(messages: Sequence[ChatMessage]) -> list[BaseMessage]:
 
     kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
     return [kinds[message.role](content=message.content) for message in messages]
-
-
-def _flag(options: Mapping[str, Any], name: str, default: bool) -> bool:
-    value = options.get(name, default)
-    if not isinstance(value, bool):
-        raise ConfigurationError(f"option {name}= declares a capability and takes true or false, got {value!r}")
-    return value
 
 
 def _choice(generation: ChatGeneration) -> Choice:

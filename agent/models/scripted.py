@@ -7,14 +7,19 @@ faithful model from an unfaithful one. They never stand in for a real backend in
 from __future__ import annotations
 
 import importlib
+import inspect
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ConfigDict
+
 from agent.errors import ConfigurationError
 from agent.models._api import ModelAPI, RequestHint
 from agent.models._model import Model
+from agent.models._options import ProviderOptions
+from agent.models._registry import register_provider
 from agent.models._types import Capabilities, ChatMessage, Choice, Completion, GenerateConfig, Usage
 
 ReplyFn = Callable[[Sequence[ChatMessage], GenerateConfig, RequestHint | None], str]
@@ -69,11 +74,21 @@ def _count_tokens(text: str) -> int:
     return len(text.split())
 
 
+class ScriptedOptions(ProviderOptions):
+    """Options of `scripted/<name>`: the common ones, and any others go to the behaviour's factory."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+@register_provider(
+    "scripted",
+    summary="deterministic scripted models and planted-behaviour organisms, for tests",
+    example="scripted/echo",
+)
 class ScriptedAPI(ModelAPI):
     """`scripted/<name>`: a registered behaviour, or one passed as `behaviour=` from Python."""
 
-    provider = "scripted"
-    summary = "deterministic scripted models and planted-behaviour organisms, for tests"
+    Options = ScriptedOptions
 
     def __init__(self, model_name: str, behaviour: ScriptedBehaviour | None = None, **options: Any) -> None:
         super().__init__(model_name, **options)
@@ -85,7 +100,11 @@ class ScriptedAPI(ModelAPI):
             if factory is None:
                 known = ", ".join(sorted(_SCRIPTED)) or "none"
                 raise ConfigurationError(f"unknown scripted model 'scripted/{model_name}': known ones are {known}")
-            factory_options = {k: v for k, v in options.items() if k not in {"max_connections"}}
+            factory_options = dict(self.options.model_extra or {})
+            try:
+                inspect.signature(factory).bind(**factory_options)
+            except TypeError as exc:
+                raise ConfigurationError(f"{self.name}: {exc} (options other than the common ones go to it)") from None
             behaviour = factory(**factory_options)
         self.behaviour = behaviour
 
@@ -101,7 +120,7 @@ class ScriptedAPI(ModelAPI):
 
     @property
     def max_connections(self) -> int:
-        return int(self.options.get("max_connections") or 64)
+        return self.options.max_connections or 64
 
     def concurrency_key(self) -> str:
         return self.name

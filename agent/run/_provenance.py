@@ -33,16 +33,29 @@ KEY_PACKAGES = (
 )
 """Distributions whose versions can change a run's numbers or its records."""
 
-_SECRET_NAME = re.compile(r"(?:^|[_-])(?:api[_-]?key|key|token|secret|password|passwd|credentials?)(?:$|[_-])", re.I)
-_SECRET_FLAGS = ("--api-key", "--token", "--password", "--secret")
-# Shapes of credentials that must be masked even when nobody told us they are secrets: provider key prefixes,
-# bearer tokens, and long opaque strings mixing letters and digits.
-_KEY_SHAPES = re.compile(
-    r"\b(?:sk|pk|rk|hf|gsk|xai|key|api|ghp|gho|github_pat|glpat|AKIA)[-_][A-Za-z0-9_\-]{12,}"
-    r"|\bBearer\s+[A-Za-z0-9._\-]{12,}"
-    r"|\b(?=[A-Za-z0-9_\-]{32,}\b)(?=[A-Za-z0-9_\-]*\d)(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{32,}\b"
+_SECRET_NAME = re.compile(
+    r"(?:^|[_-])(?:api[_-]?key|key|token|secret|password|passwd|credentials?|signature|sig)(?:$|[_-])", re.I
 )
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.\-]*://)[^/@\s:]+(?::[^/@\s]*)?@", re.I)
+_SECRET_FLAGS = ("--api-key", "--token", "--password", "--secret")
+# Every pattern below is linear in the length of the text: each starts at a fixed, rare anchor ("://", a query
+# separator, a word boundary before a known prefix) and scans a run of characters that the next anchor ends.
+# (The first version scanned forward from every letter of a word for a "://" or a 32-character run: quadratic,
+# 23 s for a 40,000-character word.)
+_URL_CREDENTIALS = re.compile(r"(?<=[A-Za-z0-9+.\-])://[^/@\s]+@")
+"""`scheme://user:password@`: the userinfo part is masked."""
+_QUERY_PARAMETER = re.compile(r"(?<=[?&;])([A-Za-z0-9_.\-]{1,64})=([^&\s#\"'<>]+)")
+"""`?name=value` in a URL: the value is masked when the name says it is a credential (`api-key`, `token`, ...)."""
+_AUTH_HEADER = re.compile(r"\b(Bearer|Basic)(\s+)[A-Za-z0-9._~+/=\-]{8,}")
+"""A credential after an auth scheme anywhere: masked in logs and command lines."""
+_AUTHORIZATION = re.compile(
+    r"(authorization['\"]?\s{0,3}[:=,]\s{0,3}b?['\"]?\s{0,3}(?:Bearer|Basic)\s{1,3})[A-Za-z0-9._~+/=\-]+", re.I
+)
+"""A credential in an Authorization header: masked everywhere, records included (there, "Basic arithmetic" is
+text, so the bare scheme is not enough)."""
+_KEY_PREFIXES = re.compile(r"\b(?:sk|pk|rk|hf|gsk|xai|key|api|ghp|gho|github_pat|glpat|AKIA)[-_][A-Za-z0-9_\-]{12,}")
+"""Provider key shapes: a known prefix and a long run."""
+_OPAQUE_RUN = re.compile(r"[A-Za-z0-9_\-]{32,}")
+"""A long run that is an opaque key when it mixes letters and digits (checked per run, not by lookahead)."""
 _MIN_SECRET_LENGTH = 6
 """Shorter values are not treated as secrets: masking "abc" everywhere would mangle ordinary text."""
 
@@ -52,8 +65,30 @@ def is_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
 
 
+def _mask_secret_parameter(match: re.Match[str]) -> str:
+    return f"{match.group(1)}={MASK}" if is_secret_name(match.group(1)) else match.group(0)
+
+
+def _mask_opaque_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    has_digit = any(c.isdigit() for c in run)
+    has_letter = any(c.isalpha() for c in run)
+    return MASK if has_digit and has_letter else run
+
+
+def mask_key_shapes(text: str) -> str:
+    """`text` with anything shaped like an API key or bearer token masked, known or not (too eager for records,
+    whose content hashes look like keys; right for command lines and logs)."""
+    text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    text = _KEY_PREFIXES.sub(MASK, text)
+    return _OPAQUE_RUN.sub(_mask_opaque_run, text)
+
+
 class SecretMasker:
-    """Masks known secret values, secret-looking flag values and key-shaped strings."""
+    """Masks known secret values, credentials in URLs and headers, secret-looking flag values and key shapes.
+
+    Every method runs in time linear in the length of its text (bench/bench_secret_masker.py gives the time per MB).
+    """
 
     def __init__(self, values: Iterable[str | None] = (), environ: Mapping[str, str] | None = None) -> None:
         environ = os.environ if environ is None else environ
@@ -62,15 +97,30 @@ class SecretMasker:
         # Longest first, so a secret that contains another is masked whole.
         self._values = sorted((v for v in found if len(v) >= _MIN_SECRET_LENGTH), key=len, reverse=True)
 
-    def scrub(self, text: str) -> str:
-        """`text` with every known secret value and URL credential replaced by ***.
+    def add(self, value: str | None) -> None:
+        """Treat `value` as a secret from now on (e.g. a key given on the command line)."""
+        if value and len(value) >= _MIN_SECRET_LENGTH and value not in self._values:
+            self._values = sorted([*self._values, value], key=len, reverse=True)
 
-        Key-shaped strings are left alone here: records hold content hashes that look just like keys.
+    def scrub(self, text: str) -> str:
+        """`text` with every known secret value, URL credential, secret query parameter and Authorization header
+        value replaced by ***.
+
+        Other key-shaped strings are left alone here: records hold content hashes that look just like keys.
         """
         for value in self._values:
-            if value in text:
-                text = text.replace(value, MASK)
-        return _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
+            text = text.replace(value, MASK)
+        if "://" in text:
+            text = _URL_CREDENTIALS.sub(f"://{MASK}@", text)
+        if "=" in text:
+            text = _QUERY_PARAMETER.sub(_mask_secret_parameter, text)
+        if "uthorization" in text or "UTHORIZATION" in text:
+            text = _AUTHORIZATION.sub(lambda m: f"{m.group(1)}{MASK}", text)
+        return text
+
+    def scrub_log(self, text: str) -> str:
+        """A log line safe to print: `scrub` and every key shape."""
+        return mask_key_shapes(self.scrub(text))
 
     def mask_argv(self, argv: Sequence[str]) -> list[str]:
         """A command line safe to store: known secrets, values of secret flags and secret `-O key=value` options,
@@ -96,7 +146,7 @@ class SecretMasker:
             if sep and flag.startswith("-") and is_secret_name(flag.lstrip("-")):
                 masked.append(f"{flag}={MASK}")
                 continue
-            masked.append(_KEY_SHAPES.sub(MASK, self.scrub(arg)))
+            masked.append(self.scrub_log(arg))
         return masked
 
     def mask_options(self, options: Mapping[str, object]) -> dict[str, object]:

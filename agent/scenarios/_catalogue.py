@@ -23,8 +23,23 @@ _PART_FIELD = {"sample_size": "limit"}
 
 
 def scenario_dirs() -> list[Path]:
-    """Where scenarios are looked up: the built-in directory, then each directory on FAITHCHECK_SCENARIOS_PATH."""
-    extra = [Path(entry).expanduser() for entry in os.environ.get(SCENARIOS_PATH_ENV, "").split(os.pathsep) if entry]
+    """Where scenarios are looked up: the built-in directory, then each directory on FAITHCHECK_SCENARIOS_PATH.
+
+    An entry that is not a directory is an error, not skipped: a typo would otherwise hide the user's scenarios
+    behind an "unknown scenario" that does not say why.
+    """
+    extra = []
+    for entry in os.environ.get(SCENARIOS_PATH_ENV, "").split(os.pathsep):
+        if not entry.strip():
+            continue
+        path = Path(entry).expanduser()
+        if not path.is_dir():
+            problem = "is not a directory" if path.exists() else "does not exist"
+            raise ConfigurationError(
+                f"{SCENARIOS_PATH_ENV}: {entry!r} {problem}; set it to directories of scenario .yaml files, "
+                f"separated by '{os.pathsep}' (or unset it)"
+            )
+        extra.append(path)
     return [scenarios_dir(), *extra]
 
 
@@ -63,9 +78,16 @@ def parse_scenario(data: Any, source: Path | None = None) -> Scenario:
 def read_scenario_file(path: Path) -> Scenario:
     """Read and validate one scenario file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigurationError(f"{path}: cannot read the scenario file ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ScenarioError(
+            str(path), [("", f"not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}): save the file as UTF-8")]
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

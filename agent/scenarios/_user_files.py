@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.items import LETTERS, Item, Task
 from agent.scenarios._framing import FieldMapping, TaskFraming
@@ -21,12 +23,23 @@ _DEFAULT_NORMALISER: dict[str, Literal["label", "letter", "text"]] = {
 }
 
 
+def _known_encoding(name: str) -> str:
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        raise ValueError(f"unknown text encoding '{name}' (e.g. utf-8, latin-1, cp1252)") from None
+    return name
+
+
 class JSONLOptions(BaseModel):
     """Loader options for `jsonl`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     encoding: str = "utf-8"
+    """The file's text encoding (utf-8 also reads a file that starts with a byte order mark)."""
+
+    _encoding = field_validator("encoding")(_known_encoding)
 
 
 class CSVOptions(BaseModel):
@@ -35,11 +48,30 @@ class CSVOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     encoding: str = "utf-8"
+    """The file's text encoding (utf-8 also reads a file that starts with a byte order mark, as Excel writes)."""
     delimiter: str = Field(default=",", min_length=1, max_length=1)
+
+    _encoding = field_validator("encoding")(_known_encoding)
+
+
+def _read_text(path: Path, encoding: str) -> str:
+    """The whole file as text, or a DataFileError naming the line whose bytes are not in `encoding`."""
+    raw = path.read_bytes()
+    codec = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataFileError(
+            path,
+            f"not {encoding} text (byte 0x{raw[exc.start]:02x}): save the file as {encoding}, or give its encoding "
+            "in the scenario's options (e.g. options: {encoding: latin-1})",
+            line,
+        ) from None
 
 
 def _jsonl_rows(path: Path, encoding: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    for line, text in enumerate(path.read_text(encoding=encoding).splitlines(), start=1):
+    for line, text in enumerate(_read_text(path, encoding).splitlines(), start=1):
         if not text.strip():
             continue
         try:
@@ -52,10 +84,12 @@ def _jsonl_rows(path: Path, encoding: str) -> Iterator[tuple[int, dict[str, Any]
 
 
 def _csv_rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding=encoding, newline="") as handle:
-        reader = csv.DictReader(handle, delimiter=delimiter)
+    reader = csv.DictReader(io.StringIO(_read_text(path, encoding), newline=""), delimiter=delimiter)
+    try:
         for row in reader:
             yield reader.line_num, row
+    except csv.Error as exc:
+        raise DataFileError(path, f"not valid CSV ({exc})", reader.line_num) from None
 
 
 def _column(path: Path, line: int, row: dict[str, Any], column: str) -> Any:

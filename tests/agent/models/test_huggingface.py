@@ -285,7 +285,7 @@ async def test_a_tokenizer_without_a_chat_template_is_a_one_line_error(tiny_mode
 
 
 def test_bad_options_are_rejected_when_the_model_is_named(tiny_model_dir: Path) -> None:
-    with pytest.raises(ConfigurationError, match="dtype 'float8'"):
+    with pytest.raises(ConfigurationError, match="option dtype='float8': input should be 'float32'"):
         get_model(hf_name(tiny_model_dir), dtype="float8")
     with pytest.raises(ConfigurationError, match="unknown option 'dtpye'"):
         get_model(hf_name(tiny_model_dir), dtpye="bfloat16")
@@ -310,7 +310,7 @@ def test_cache_identity_changes_with_dtype_and_directory_contents(tiny_model_dir
 
 def test_concurrency_key_and_connection_limit(tiny_model_dir: Path) -> None:
     api = api_of(get_model(hf_name(tiny_model_dir), batch_size=4))
-    assert api.concurrency_key() == f"hf:{tiny_model_dir.resolve()}"
+    assert api.concurrency_key() == f"hf:{tiny_model_dir}"  # as named: nothing is located to make a Model
     assert api.max_connections >= 2 * api.batch_size
 
 
