@@ -24,6 +24,7 @@ from agent.errors import (
 )
 from agent.models._api import ModelAPI, RequestHint, _one_line
 from agent.models._types import Capabilities, ChatMessage, Choice, Completion, GenerateConfig, TokenLogprob, Usage
+from agent.models.batch import BatchMode, batch_options  # batch mode (issue 17)
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -66,6 +67,9 @@ class OpenAIAPI(ModelAPI):
       never requested; a server that silently ignores a request just yields no logprobs.
     - `drop_params`: request fields never to send, for servers that reject them (e.g. `[seed]`).
     - `retry_initial_wait`, `retry_max_wait`: backoff bounds in seconds for the shared retry layer.
+    - `batch`, `batch_command`, `batch_window`, `batch_max_requests`, `batch_poll_interval`,
+      `batch_completion_window`: batch mode, through the endpoint's Batch API or a command per round
+      (`agent.models.batch.BatchOptions`, docs/batch.md).
 
     `score` is not offered: a chat API cannot give exact continuation log-probabilities.
     """
@@ -88,6 +92,8 @@ class OpenAIAPI(ModelAPI):
         explicit_url = options.get("base_url") or os.environ.get("OPENAI_BASE_URL")
         self._base_url = str(explicit_url or OPENAI_BASE_URL).rstrip("/")
         self._self_served = bool(explicit_url) and urlsplit(self._base_url).hostname != "api.openai.com"
+        batching = batch_options(options)  # batch mode (issue 17): a batch command needs no endpoint and no key
+        self._self_served = self._self_served or bool(batching and batching.command)
         key = options.get("api_key") or os.environ.get("OPENAI_API_KEY")
         if not key and not self._self_served:
             raise ConfigurationError(
@@ -113,6 +119,8 @@ class OpenAIAPI(ModelAPI):
         self._dropped = frozenset([dropped] if isinstance(dropped, str) else [str(name) for name in dropped])
         # One client per event loop: an httpx pool cannot outlive the loop it was opened on (generate_sync).
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncOpenAI] = weakref.WeakKeyDictionary()
+        self.batch: BatchMode | None = BatchMode.for_api(self, batching) if batching else None
+        """Batch mode (issue 17): `generate` answers through rounds of batched requests (agent.models.batch)."""
 
     @property
     def base_url(self) -> str:
@@ -126,11 +134,17 @@ class OpenAIAPI(ModelAPI):
 
     def cache_identity(self) -> dict[str, Any]:
         """The model and the endpoint that serves it; never the key."""
-        return {"provider": self.provider, "model": self.model_name, "base_url": self.base_url}
+        identity = {"provider": self.provider, "model": self.model_name, "base_url": self.base_url}
+        return self.batch.cache_identity(identity) if self.batch else identity  # batch mode (issue 17)
 
     def concurrency_key(self) -> str:
-        """Every model served by one endpoint shares its connection limit."""
-        return f"{self.provider}:{self.base_url}"
+        """Every model served by one endpoint shares its connection limit (batch mode has a limit of its own)."""
+        return f"{self.provider}:{self.base_url}" + (":batch" if self.batch else "")  # batch mode (issue 17)
+
+    @property
+    def max_connections(self) -> int:
+        """Requests in flight at once; in batch mode a whole round (issue 17)."""
+        return self.batch.max_in_flight if self.batch else super().max_connections
 
     def _client(self) -> AsyncOpenAI:
         loop = asyncio.get_running_loop()
@@ -176,10 +190,16 @@ class OpenAIAPI(ModelAPI):
         self, messages: Sequence[ChatMessage], config: GenerateConfig, hint: RequestHint | None = None
     ) -> Completion:
         """One chat.completions call; SDK exceptions propagate to the retry layer."""
+        if self.batch is not None:  # batch mode (issue 17): the request joins a round
+            return await self.batch.generate(messages, config)
         params = self.request_params(messages, config)
         if config.timeout is not None:
             params["timeout"] = config.timeout
         response = await self._client().chat.completions.create(**params)
+        return self.read_completion(response, config)
+
+    def read_completion(self, response: Any, config: GenerateConfig) -> Completion:
+        """A chat completion (an SDK object) as a Completion; shared by direct calls and batch replies."""
         if not getattr(response, "choices", None):
             raise ModelError(
                 self.name,
@@ -256,6 +276,8 @@ class OpenAIAPI(ModelAPI):
 
     async def aclose(self) -> None:
         """Close the HTTP client of the running loop; clients of finished loops are dropped."""
+        if self.batch is not None:  # batch mode (issue 17): stop waiting before the client goes
+            await self.batch.aclose()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

@@ -39,6 +39,7 @@ from agent._sync import run_sync
 from agent.errors import ConfigurationError, FaithcheckError
 from agent.explainer import Explainer
 from agent.models import MemoryCache, Model, UsageStats
+from agent.models.batch import audit_concurrency, bind_run_directory  # batch mode (issue 17)
 from agent.prompts import PromptLibrary
 from agent.records import ItemDone, RunEnd, RunHeader, RunSummary
 from agent.run._directory import RunDirectory, header_mismatch, read_state
@@ -274,7 +275,8 @@ async def _judge_part(
         demonstrations=part.data.demonstrations,
         seed=settings.run_seed,
         scenario=part.label,
-        concurrency=settings.concurrency,
+        # batch mode (issue 17): every item's independent calls join the same round
+        concurrency=audit_concurrency(settings.concurrency, [subject.model, *(e.model for e in roles.values())]),
         use_judge_for_mentions=settings.use_judge_for_mentions,
         skip=judged,
         on_verdict=on_verdict,
@@ -432,6 +434,7 @@ async def run_audit(
     else:
         run_dir = RunDirectory.create(Path(out) if out else DEFAULT_RUNS_DIR / fresh.run_id, fresh, masker)
     models = _distinct_models(subject, roles)
+    bind_run_directory(models, run_dir.path)  # batch mode (issue 17): the ledger of batches sent, for --resume
     started = time.perf_counter()
     previous_time = _previous_wall_time(run_dir) if resume is not None else 0.0
     completed = False
