@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shlex
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -242,8 +243,10 @@ class CommandRunner(BatchRunner):
 
 
 async def _run(argv: list[str], log_path: Path) -> int:
-    """Run a command with its output going to `log_path`; stop it if the audit is interrupted meanwhile."""
-    with log_path.open("wb") as sink:
+    """Run a command with its output appended to `log_path`; stop it if the audit is interrupted meanwhile."""
+    with log_path.open("ab") as sink:
+        sink.write(f"$ {shlex.join(argv)}\n".encode())
+        sink.flush()
         process = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=sink, stderr=asyncio.subprocess.STDOUT
         )
