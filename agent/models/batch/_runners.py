@@ -25,7 +25,8 @@ log = logging.getLogger("faithcheck.models.batch")
 TERMINAL_STATUSES = frozenset({"completed", "failed", "expired", "cancelled"})
 ADOPTION_SCAN_LIMIT = 1000
 """How many of the endpoint's most recent batches are searched for one a crashed process submitted."""
-LOG_TAIL_CHARS = 600
+LOG_TAIL_CHARS = 160
+"""How much of a failed command's last output an error message quotes (the log file has all of it)."""
 
 
 class BatchRunner(ABC):
@@ -224,8 +225,8 @@ class CommandRunner(BatchRunner):
             status = await _run(argv, log_path)
             if status != 0:
                 raise BatchCommandError(
-                    f"the batch command of round {record.round_id} exited with status {status}: "
-                    f"{_tail(log_path)} (full log: {log_path})"
+                    f"the batch command of round {record.round_id} exited with status {status} "
+                    f"(log: {log_path}): {_tail(log_path)}"
                 )
             if not output_path.is_file():
                 raise BatchCommandError(
@@ -271,8 +272,9 @@ def _substitute(arg: str, values: dict[str, str]) -> str:
 
 def _tail(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace").strip()
+        text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return "(no log)"
+    text = text[text.rfind("\n$ ") + 1 :].partition("\n")[2]  # this run's output, after its "$ command" line
     text = " ".join(text[-LOG_TAIL_CHARS:].split())
     return text or "(it printed nothing)"

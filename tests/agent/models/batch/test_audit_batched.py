@@ -21,10 +21,11 @@ from typing import Any
 import pytest
 
 from agent.cli import main
-from agent.records import RunEnd, RunSummary, read_records
 from agent.models.batch import LEDGER_FILE
+from agent.records import RunEnd, RunSummary, read_records
 from evaluators import Verdict
-from tests.fixtures.batch_server import BatchFault, BatchServer
+from tests.fixtures.batch_server import BatchFault, BatchServer, forwarding_engine, serve_batches
+from tests.fixtures.servers import ServedModel
 
 pytestmark = pytest.mark.server
 
@@ -174,3 +175,20 @@ def test_a_batch_command_completes_the_audit_with_the_direct_summary(
     # The first round's command failed once and ran again on the same input: the retry layer saw a transient error.
     first_log = sorted((run_dir / "batches").glob("round-*.log"))[0].read_text()
     assert flag.exists() and first_log.count("$ ") == 2 and "the GPU fell off the bus" in first_log
+
+
+@pytest.mark.slow
+def test_with_a_real_model_behind_the_batch_api_the_batched_audit_matches_the_direct_one(
+    transformers_server: ServedModel, tmp_path: Path
+) -> None:
+    """SmolLM2 served by `transformers serve` answers every line and every direct call (one request at a time)."""
+    with serve_batches(forwarding_engine(transformers_server.base_url, transformers_server.model_id)) as server:
+        base = ["--limit", "3", "--max-tokens", "counterfactual=48", "--max-tokens", "redaction=48"]
+        direct, batched = tmp_path / "direct", tmp_path / "batched"
+        assert run_cli([*audit_args(server, direct, "--no-cache"), *base]) == 0
+        direct_calls = len(server.chat_calls)
+        assert run_cli([*audit_args(server, batched, "--no-cache", "-O", "batch=true", *FAST), *base]) == 0
+        assert len(server.chat_calls) == direct_calls  # the batched audit made no direct call
+        assert summary(batched).summaries == summary(direct).summaries
+        assert summary(batched).usage[MODEL].calls_sent == direct_calls == server.requests_in_batches
+        assert len(server.batches) < direct_calls / 2
