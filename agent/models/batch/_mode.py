@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("faithcheck.models.batch")
 
+_TAKEN = LineOutcome()
+"""Stands for an outcome its request has already taken."""
+
 ROUNDS_DIRECTORY = "batches"
 """Where a command runner keeps each round's input, output and log, inside the run directory."""
 
@@ -89,6 +92,8 @@ class BatchMode:
         self._waits: dict[str, asyncio.Task[dict[str, LineOutcome]]] = {}
         self._settling: dict[str, asyncio.Task[RoundRecord]] = {}
         self._outcomes: dict[str, dict[str, LineOutcome]] = {}
+        """Outcomes of finished rounds, kept until each of their requests has taken its own (then dropped)."""
+        self._untaken: dict[str, int] = {}
         self._spent: dict[str, set[str]] = {}
 
     @classmethod
@@ -145,7 +150,7 @@ class BatchMode:
             record = await self._settle(record)
         if record is None or record.abandoned:
             record = await self._join_open_round(key, body)
-        outcome = (await self._collect(record)).get(key)
+        outcome = await self._take(record, key)
         if outcome is None:  # the ledger listed the key, the round's reading did not: treat as unanswered
             outcome = LineOutcome(error=RequestUnanswered(f"round {record.round_id} has no result for this request"))
         if outcome.error is not None:
@@ -246,6 +251,22 @@ class BatchMode:
             return self.ledger.record(RoundStarted(round_id=record.round_id, remote_id=remote_id))
         return self.ledger.record(RoundAbandoned(round_id=record.round_id, reason="no batch was made from its input"))
 
+    async def _take(self, record: RoundRecord, key: str) -> LineOutcome | None:
+        """A request's outcome from its round. Replies are dropped once every request of the round has its own;
+        a request asked again after that (with no response cache) reads the round's output once more."""
+        outcomes = await self._collect(record)
+        outcome = outcomes.get(key)
+        if outcome is _TAKEN:
+            self._outcomes.pop(record.round_id, None)
+            outcomes = await self._collect(record)
+            outcome = outcomes.get(key)
+        if outcome is not None:
+            outcomes[key] = _TAKEN
+            self._untaken[record.round_id] -= 1
+            if self._untaken[record.round_id] == 0:
+                self._outcomes.pop(record.round_id, None)
+        return outcome
+
     async def _collect(self, record: RoundRecord) -> dict[str, LineOutcome]:
         """The outcomes of a round's batch, waited for once however many requests ask."""
         done = self._outcomes.get(record.round_id)
@@ -282,6 +303,7 @@ class BatchMode:
                 )
             )
         self._outcomes[record.round_id] = outcomes
+        self._untaken[record.round_id] = len(outcomes)
         return outcomes
 
     def _new_round_id(self) -> str:

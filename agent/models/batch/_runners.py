@@ -7,6 +7,7 @@ import contextlib
 import logging
 import shlex
 import tempfile
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -178,7 +179,8 @@ class CommandRunner(BatchRunner):
         self._model = model
         self._directory: Path | None = None
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
-        self._lock = asyncio.Lock()
+        # One lock per event loop: an asyncio.Lock cannot be shared between loops (generate_sync makes one each).
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
 
     @property
     def endpoint(self) -> str:
@@ -217,7 +219,7 @@ class CommandRunner(BatchRunner):
         output_path = input_path.with_name(input_path.name.replace(".input.", ".output."))
         if record.finished is not None and output_path.is_file():  # answered before this process started
             return RoundResult(batch_id=record.round_id, status="completed", texts=[output_path.read_text("utf-8")])
-        async with self._lock:
+        async with self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock()):
             output_path.unlink(missing_ok=True)
             log_path = input_path.with_name(input_path.name.replace(".input.jsonl", ".log"))
             values = {"{input}": str(input_path), "{output}": str(output_path), "{model}": self._model}

@@ -104,6 +104,17 @@ async def test_identical_requests_are_sent_once_and_the_cache_answers_them_later
     assert model.usage.shared_in_flight == 4 and model.usage.cache_hits == 1
 
 
+async def test_without_a_cache_a_repeated_request_reads_its_round_again(echo_server: BatchServer) -> None:
+    model = batched(echo_server)  # no response cache: only the ledger remembers
+    try:
+        first = await model.generate("again")
+        second = await model.generate("again")
+    finally:
+        await model.aclose()
+    assert first.text == second.text == "echo: again"
+    assert len(echo_server.batches) == 1
+
+
 async def test_a_failed_batch_fails_its_bad_line_and_sends_the_others_again(echo_server: BatchServer) -> None:
     echo_server.plan(BatchFault(fail_lines=(2,)))
     model = batched(echo_server)

@@ -39,10 +39,10 @@ def command_runs(run_dir: Path) -> int:
 
 async def test_a_round_answered_before_a_restart_is_read_again_not_run_again(tmp_path: Path) -> None:
     first = await ask(commanded(RUNNER, tmp_path), PROMPTS)
-    assert [r.text for r in first] == [f"echo: {p}" for p in PROMPTS]  # type: ignore[union-attr]
+    assert [r.text for r in first] == [f"echo: {p}" for p in PROMPTS]
     assert command_runs(tmp_path) == 1
     again = await ask(commanded(RUNNER, tmp_path), PROMPTS)  # no response cache: only the ledger can answer
-    assert [r.text for r in again] == [f"echo: {p}" for p in PROMPTS]  # type: ignore[union-attr]
+    assert [r.text for r in again] == [f"echo: {p}" for p in PROMPTS]
     assert command_runs(tmp_path) == 1
 
 
@@ -60,7 +60,7 @@ async def test_a_round_cut_short_by_its_process_ending_runs_again(tmp_path: Path
 
     second = commanded(template, tmp_path)
     replies = await ask(second, PROMPTS)
-    assert [r.text for r in replies] == [f"echo: {p}" for p in PROMPTS]  # type: ignore[union-attr]
+    assert [r.text for r in replies] == [f"echo: {p}" for p in PROMPTS]
     mode = batch_mode_of(second)
     assert mode is not None
     assert [(r.abandoned, r.finished is not None) for r in mode.ledger.rounds.values()] == [
@@ -83,7 +83,7 @@ async def test_round_files_stay_out_of_the_way_without_a_run_directory() -> None
     mode = batch_mode_of(model)
     assert mode is not None
     replies = await ask(model, PROMPTS[:1])
-    assert replies[0].text == "echo: one"  # type: ignore[union-attr]
+    assert replies[0].text == "echo: one"
     assert mode.ledger.path is None
 
 

@@ -31,7 +31,7 @@ def transient(exc: BaseException | None) -> bool:
 def test_each_reply_goes_to_its_own_request_whatever_the_output_order() -> None:
     result = RoundResult("b", "completed", texts=["\n".join([ok("k3", "three"), ok("k1", "one"), ok("k2", "two")])])
     outcomes = read_round(KEYS, result)
-    assert [outcomes[k].body["choices"][0]["message"]["content"] for k in KEYS] == ["one", "two", "three"]  # type: ignore[index]
+    assert [outcomes[k].body["choices"][0]["message"]["content"] for k in KEYS] == ["one", "two", "three"]
 
 
 def test_http_errors_keep_their_status_so_the_retry_layer_treats_them_as_direct_calls() -> None:
@@ -40,7 +40,7 @@ def test_http_errors_keep_their_status_so_the_retry_layer_treats_them_as_direct_
     outcomes = read_round(KEYS, RoundResult("b", "completed", texts=[text]))
     errors = [outcomes[k].error for k in KEYS]
     assert all(isinstance(e, BatchLineStatusError) for e in errors)
-    assert [e.status_code for e in errors] == [400, 500, 429]  # type: ignore[union-attr]
+    assert [e.status_code for e in errors] == [400, 500, 429]
     assert [transient(e) for e in errors] == [False, True, True]
     assert "bad parameter" in str(errors[0])
 

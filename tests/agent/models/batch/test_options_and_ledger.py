@@ -80,3 +80,16 @@ def test_the_ledger_reads_back_rounds_and_skips_a_torn_last_line(tmp_path: Path)
     first, second = again.rounds["0001-a"], again.rounds["0002-b"]
     assert first.remote_id == "batch-1" and first.earlier_session
     assert second.remote_id is None  # the torn line never happened: the round is settled with the server
+
+
+def test_the_progress_display_shows_batches_sent_and_pending() -> None:
+    from agent.run._progress import _CallsColumn
+
+    batching = get_model("openai/m", base_url="http://127.0.0.1:9/v1", batch=True)
+    direct = get_model("openai/m", base_url="http://127.0.0.1:9/v1")
+    mode = batch_mode_of(batching)
+    assert mode is not None
+    mode.stats.submitted, mode.stats.resumed, mode.stats.pending = 3, 1, 2
+    shown = _CallsColumn([batching, direct]).render(None).plain
+    assert "3 batches sent (+1 resumed) · 2 pending" in shown
+    assert "batches" not in _CallsColumn([direct]).render(None).plain
