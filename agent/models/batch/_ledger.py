@@ -38,7 +38,7 @@ class RoundOpened(BaseModel):
     runner: str
     """`batch-api` or `command`."""
     endpoint: str
-    """The public base URL (Batch API) or the command template: rounds of another endpoint are never reused."""
+    """The public base URL (Batch API) or a hash of the command template: rounds of another are never reused."""
     model: str
     """The model sent in each request body."""
     input: str

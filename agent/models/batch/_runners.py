@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
-import shlex
 import tempfile
 import weakref
 from abc import ABC, abstractmethod
@@ -26,6 +26,8 @@ log = logging.getLogger("faithcheck.models.batch")
 TERMINAL_STATUSES = frozenset({"completed", "failed", "expired", "cancelled"})
 ADOPTION_SCAN_LIMIT = 1000
 """How many of the endpoint's most recent batches are searched for one a crashed process submitted."""
+RUN_MARKER = b"--- faithcheck: the batch command starts ---\n"
+"""Written to a round's log before each run of its command."""
 LOG_TAIL_CHARS = 160
 """How much of a failed command's last output an error message quotes (the log file has all of it)."""
 
@@ -184,8 +186,9 @@ class CommandRunner(BatchRunner):
 
     @property
     def endpoint(self) -> str:
-        """The command template."""
-        return self._template
+        """The command template's hash: rounds are reused only by the same command, and the ledger never holds a
+        token the user typed into it."""
+        return "command:" + hashlib.sha256(self._template.encode()).hexdigest()[:16]
 
     def use_directory(self, path: Path) -> None:
         """Keep round files in `path`."""
@@ -248,7 +251,7 @@ class CommandRunner(BatchRunner):
 async def _run(argv: list[str], log_path: Path) -> int:
     """Run a command with its output appended to `log_path`; stop it if the audit is interrupted meanwhile."""
     with log_path.open("ab") as sink:
-        sink.write(f"$ {shlex.join(argv)}\n".encode())
+        sink.write(RUN_MARKER)  # not the command line: a template may hold a token the user typed
         sink.flush()
         process = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=sink, stderr=asyncio.subprocess.STDOUT
@@ -277,6 +280,6 @@ def _tail(path: Path) -> str:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return "(no log)"
-    text = text[text.rfind("\n$ ") + 1 :].partition("\n")[2]  # this run's output, after its "$ command" line
+    text = text.rpartition(RUN_MARKER.decode())[2]  # this run's output only
     text = " ".join(text[-LOG_TAIL_CHARS:].split())
     return text or "(it printed nothing)"

@@ -22,6 +22,7 @@ import pytest
 
 from agent.cli import main
 from agent.models.batch import LEDGER_FILE
+from agent.models.batch._runners import RUN_MARKER
 from agent.records import RunEnd, RunSummary, read_records
 from evaluators import Verdict
 from tests.fixtures.batch_server import BatchFault, BatchServer, forwarding_engine, serve_batches
@@ -173,8 +174,8 @@ def test_a_batch_command_completes_the_audit_with_the_direct_summary(
     outputs = sorted((run_dir / "batches").glob("round-*.output.jsonl"))
     assert len(rounds) == len(outputs) > 1
     # The first round's command failed once and ran again on the same input: the retry layer saw a transient error.
-    first_log = sorted((run_dir / "batches").glob("round-*.log"))[0].read_text()
-    assert flag.exists() and first_log.count("$ ") == 2 and "the GPU fell off the bus" in first_log
+    first_log = sorted((run_dir / "batches").glob("round-*.log"))[0].read_bytes()
+    assert flag.exists() and first_log.count(RUN_MARKER) == 2 and b"the GPU fell off the bus" in first_log
 
 
 @pytest.mark.slow

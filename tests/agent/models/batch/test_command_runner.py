@@ -11,6 +11,7 @@ import pytest
 from agent.errors import ModelUnavailableError
 from agent.models import Completion, GenerateConfig, Model, get_model
 from agent.models.batch import batch_mode_of, bind_run_directory
+from agent.models.batch._runners import RUN_MARKER
 
 PROMPTS = ["one", "two", "three"]
 RUNNER = f"{sys.executable} -m tests.fixtures.batch_command -i {{input}} -o {{output}} --engine echo"
@@ -34,7 +35,7 @@ async def ask(model: Model, prompts: list[str], **config: int) -> list[Completio
 
 
 def command_runs(run_dir: Path) -> int:
-    return sum(log.read_text().count("$ ") for log in (run_dir / "batches").glob("round-*.log"))
+    return sum(log.read_bytes().count(RUN_MARKER) for log in (run_dir / "batches").glob("round-*.log"))
 
 
 async def test_a_round_answered_before_a_restart_is_read_again_not_run_again(tmp_path: Path) -> None:
