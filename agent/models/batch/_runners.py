@@ -26,6 +26,8 @@ log = logging.getLogger("faithcheck.models.batch")
 TERMINAL_STATUSES = frozenset({"completed", "failed", "expired", "cancelled"})
 ADOPTION_SCAN_LIMIT = 1000
 """How many of the endpoint's most recent batches are searched for one a crashed process submitted."""
+CLOCK_SLACK_S = 3600.0
+"""The search stops at batches older than the round by this much (the server's clock may differ from ours)."""
 RUN_MARKER = b"--- faithcheck: the batch command starts ---\n"
 """Written to a round's log before each run of its command."""
 LOG_TAIL_CHARS = 160
@@ -116,13 +118,18 @@ class BatchAPIRunner(BatchRunner):
 
     async def find_started(self, record: RoundRecord) -> str | None:
         """Search the endpoint's recent batches (newest first) for one made from this round's input file."""
+        import openai
+
         scanned = 0
-        async for batch in self._client().batches.list(limit=100):
-            if batch.input_file_id == record.opened.input:
-                return str(batch.id)
-            scanned += 1
-            if scanned >= ADOPTION_SCAN_LIMIT or batch.created_at < record.opened.at - 60:
-                break
+        try:
+            async for batch in self._client().batches.list(limit=100):
+                if batch.input_file_id == record.opened.input:
+                    return str(batch.id)
+                scanned += 1
+                if scanned >= ADOPTION_SCAN_LIMIT or batch.created_at < record.opened.at - CLOCK_SLACK_S:
+                    break
+        except openai.NotFoundError:
+            log.warning("%s cannot list batches; round %s is sent again", self._base_url, record.round_id)
         return None
 
     async def wait(self, record: RoundRecord) -> RoundResult:
