@@ -93,3 +93,17 @@ def test_the_progress_display_shows_batches_sent_and_pending() -> None:
     shown = _CallsColumn([batching, direct]).render(None).plain
     assert "3 batches sent (+1 resumed) · 2 pending" in shown
     assert "batches" not in _CallsColumn([direct]).render(None).plain
+
+
+def test_a_bad_batch_option_on_the_command_line_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agent.cli import main
+
+    args = ["audit", "-m", "openai/m", "--base-url", "http://127.0.0.1:9/v1", "-s", "sst2", "--limit", "1"]
+    with pytest.raises(SystemExit) as exited:
+        main([*args, "--out", str(tmp_path / "run"), "-O", "batch=true", "-O", "batch_windw=1"])
+    assert exited.value.code == 2
+    printed = capsys.readouterr().err.strip().splitlines()
+    assert len(printed) == 1 and "unknown option -O batch_windw" in printed[0]
+    assert not (tmp_path / "run").exists()
