@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from agent.cli import main
 from agent.models.batch import LEDGER_FILE
 from agent.models.batch._runners import RUN_MARKER
 from agent.records import RunEnd, RunSummary, read_records
 from evaluators import Verdict
+from tests.agent.test_audit import run_cli
 from tests.fixtures.batch_server import BatchFault, BatchServer, forwarding_engine, serve_batches
 from tests.fixtures.servers import ServedModel
 
@@ -54,14 +54,6 @@ def audit_args(server: BatchServer, out: Path, *extra: str) -> list[str]:
         str(out),
         *extra,
     ]
-
-
-def run_cli(args: list[str]) -> int:
-    try:
-        main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def summary(run_dir: Path) -> RunSummary:
