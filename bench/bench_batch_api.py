@@ -7,19 +7,22 @@ Each audit runs the real CLI in this process, with no response cache, against th
 tests (tests/fixtures/batch_server.py) over HTTP. Its model is the prompt-reading `lexicon_engine`, or any
 OpenAI-compatible server given with `--upstream`, or with `--smollm2` a `transformers serve` of the embedded
 SmolLM2 started for the run (as the tests start it); the model answers every direct call and every batch line one
-at a time. Printed per mode: calls sent (as usage counts them), direct chat
-calls the server received, batches (rounds) and the lines in them, the largest batch, the wall time, and whether
-the per-test summary equals the direct audit's.
+at a time. Printed per mode: calls sent (as usage counts them), direct chat calls the server received, batches
+(rounds) and the lines in them, the largest batch, the wall time, the time the model spent answering (the rest of
+the wall time is faithcheck's and the batching's share), the 1-minute load average at the end, and whether the
+per-test summary equals the direct audit's.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -57,7 +60,16 @@ def main() -> None:
 
 def measure(options: argparse.Namespace) -> None:
     """Run the audit in each mode and print the table."""
-    engine = forwarding_engine(*options.upstream) if options.upstream else lexicon_engine
+    answer = forwarding_engine(*options.upstream) if options.upstream else lexicon_engine
+    engine_s = [0.0]
+
+    def engine(request: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            return answer(request)
+        finally:
+            engine_s[0] += time.perf_counter() - started
+
     command = f"{sys.executable} -m tests.fixtures.batch_command -i {{input}} -o {{output}}"
     fast = ["-O", f"batch_window={options.window}", "-O", "batch_poll_interval=0.05"]
     modes = {
@@ -72,7 +84,7 @@ def measure(options: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as scratch, serve_batches(engine) as server:
         for mode, extra in modes.items():
             out = Path(scratch) / mode.replace(" ", "-")
-            chat_before, batches_before = len(server.chat_calls), len(server.batches)
+            chat_before, batches_before, engine_before = len(server.chat_calls), len(server.batches), engine_s[0]
             lines_before = server.requests_in_batches
             started = time.perf_counter()
             args = ["audit", "--model", "openai/bench", "--base-url", server.base_url, "--scenario", options.scenario]
@@ -96,6 +108,8 @@ def measure(options: argparse.Namespace) -> None:
                     sum(sizes) if mode == "batch command" else server.requests_in_batches - lines_before,
                     max(sizes, default=0),
                     wall,
+                    engine_s[0] - engine_before,
+                    os.getloadavg()[0],
                     summaries == reference,
                 )
             )
@@ -103,10 +117,11 @@ def measure(options: argparse.Namespace) -> None:
         f"scenario {options.scenario}, {options.limit} items, tests {options.tests}, engine "
         f"{'upstream ' + options.upstream[0] if options.upstream else 'lexicon'}"
     )
-    header = ("mode", "calls sent", "direct chat calls", "batches", "lines", "largest", "wall s", "same summary")
-    print(" | ".join(header))
+    header = ("mode", "calls sent", "direct chat calls", "batches", "lines", "largest", "wall s", "model s", "load")
+    print(" | ".join([*header, "same summary"]))
     for row in rows:
-        print(" | ".join([row[0], *(str(v) for v in row[1:6]), f"{row[6]:.1f}", str(row[7])]))
+        timing = [f"{row[6]:.1f}", f"{row[7]:.1f}", f"{row[8]:.2f}"]
+        print(" | ".join([row[0], *(str(v) for v in row[1:6]), *timing, str(row[9])]))
 
 
 if __name__ == "__main__":
