@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.audit",
+    "tests.fixtures.batch_server",
     "tests.fixtures.core",
     "tests.fixtures.local_models",
     "tests.fixtures.organisms",

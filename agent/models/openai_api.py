@@ -32,6 +32,7 @@ from agent.models._options import NetworkOptions
 from agent.models._registry import register_provider
 from agent.models._reply_formats import ReplyFormats
 from agent.models._types import Capabilities, ChatMessage, Choice, Completion, GenerateConfig, TokenLogprob, Usage
+from agent.models.batch import BatchMode, batch_options  # batch mode (issue 17)
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -150,14 +151,17 @@ class OpenAIAPI(ModelAPI):
     server, while a key often comes from an environment variable meant for another one. The HTTP client is given
     the URL without them, so its logs cannot show them. `score` is not offered: a chat API cannot give exact
     continuation log-probabilities. A server that refuses a reply format (json_schema, json_object) or logprobs is
-    remembered for the run and asked again with the next format down (`ReplyFormats`).
+    remembered for the run and asked again with the next format down (`ReplyFormats`). Batch mode (`batch`,
+    `batch_command`, ...: `agent.models.batch.BatchOptions`, docs/batch.md) answers through rounds of batched
+    requests instead of direct calls.
     """
 
     Options = OpenAIOptions
     options: OpenAIOptions
 
     def __init__(self, model_name: str, **options: Any) -> None:
-        super().__init__(model_name, **options)
+        batching = batch_options(options)  # batch mode (issue 17): BatchOptions checks the batch* options
+        super().__init__(model_name, **{name: value for name, value in options.items() if not name.startswith("batch")})
         if not model_name:
             raise ConfigurationError(
                 "openai needs a model name: openai/<model>, e.g. openai/gpt-4o-mini "
@@ -172,6 +176,8 @@ class OpenAIAPI(ModelAPI):
                 raise ConfigurationError(f"{self.name}: OPENAI_BASE_URL: {exc}") from None
         self._endpoint = EndpointURL.parse(explicit_url or OPENAI_BASE_URL)
         self._self_served = bool(explicit_url) and urlsplit(self._endpoint.url).hostname != "api.openai.com"
+        # batch mode (issue 17): a batch command needs no endpoint and no key
+        self._self_served = self._self_served or bool(batching and batching.command)
         given_key = self.options.api_key.get_secret_value() if self.options.api_key else None
         key = given_key or os.environ.get("OPENAI_API_KEY")
         if not key and not self._self_served and self._endpoint.basic_auth is None:
@@ -199,6 +205,8 @@ class OpenAIAPI(ModelAPI):
         self._dropped = frozenset(self.options.drop_params)
         # One client per event loop: an httpx pool cannot outlive the loop it was opened on (generate_sync).
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncOpenAI] = weakref.WeakKeyDictionary()
+        self.batch: BatchMode | None = BatchMode.for_api(self, batching) if batching else None
+        """Batch mode (issue 17): `generate` answers through rounds of batched requests (agent.models.batch)."""
 
     @property
     def base_url(self) -> str:
@@ -212,11 +220,17 @@ class OpenAIAPI(ModelAPI):
 
     def cache_identity(self) -> dict[str, Any]:
         """The model and the endpoint that serves it; never the key."""
-        return {"provider": self.provider, "model": self.model_name, "base_url": self.base_url}
+        identity = {"provider": self.provider, "model": self.model_name, "base_url": self.base_url}
+        return self.batch.cache_identity(identity) if self.batch else identity  # batch mode (issue 17)
 
     def concurrency_key(self) -> str:
-        """Every model served by one endpoint shares its connection limit."""
-        return f"{self.provider}:{self.base_url}"
+        """Every model served by one endpoint shares its connection limit (batch mode has a limit of its own)."""
+        return f"{self.provider}:{self.base_url}" + (":batch" if self.batch else "")  # batch mode (issue 17)
+
+    @property
+    def max_connections(self) -> int:
+        """Requests in flight at once; in batch mode a whole round (issue 17)."""
+        return self.batch.max_in_flight if self.batch else super().max_connections
 
     def _client(self) -> AsyncOpenAI:
         loop = asyncio.get_running_loop()
@@ -267,6 +281,8 @@ class OpenAIAPI(ModelAPI):
     ) -> Completion:
         """One chat.completions call; SDK exceptions propagate to the retry layer, and so does a success whose body
         is not a chat completion (as `MalformedResponse`, retried like a 5xx)."""
+        if self.batch is not None:  # batch mode (issue 17): the request joins a round
+            return await self.batch.generate(messages, config)
         while True:
             params = self.request_params(messages, config)
             if config.timeout is not None:
@@ -291,7 +307,10 @@ class OpenAIAPI(ModelAPI):
         problem = completion_body_problem(data)
         if problem is not None:
             raise MalformedResponse(f"a JSON body that is not a chat completion: {problem} ({_preview(body)})")
-        response = raw.parse()
+        return self.read_completion(raw.parse(), config)
+
+    def read_completion(self, response: Any, config: GenerateConfig) -> Completion:
+        """A chat completion (an SDK object) as a Completion; shared by direct calls and batch replies."""
         try:
             choices = [_choice(choice) for choice in response.choices]
             usage = response.usage
@@ -372,6 +391,8 @@ class OpenAIAPI(ModelAPI):
 
     async def aclose(self) -> None:
         """Close the HTTP client of the running loop; clients of finished loops are dropped."""
+        if self.batch is not None:  # batch mode (issue 17): stop waiting before the client goes
+            await self.batch.aclose()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

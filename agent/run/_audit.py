@@ -35,6 +35,7 @@ from typing import Any
 from agent._sync import run_sync
 from agent.errors import ConfigurationError, FaithcheckError
 from agent.models import MemoryCache, Model, ResponseCache, UsageStats
+from agent.models.batch import bind_run_directory  # batch mode (issue 17)
 from agent.prompts import PromptLibrary
 from agent.records import RunEnd, RunRecords, RunSummary, read_run, read_summary, summarise_run
 from agent.run._directory import RunDirectory
@@ -130,6 +131,7 @@ class Audit:
         interrupted = False
         try:
             run_dir = await self._open(self.masker.mask_argv(list(command)))
+            bind_run_directory(self.models, run_dir.path)  # batch mode (issue 17): the ledger, for --resume
             summary, already_complete = await self._judge_into(run_dir, observer, started)
         except asyncio.CancelledError:  # Ctrl-C: records and summary are written by now
             interrupted = True

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from agent.errors import FaithcheckError
 from agent.explainer import Explainer
 from agent.models import Model
+from agent.models.batch import audit_concurrency  # batch mode (issue 17)
 from agent.prompts import PromptLibrary
 from agent.records import ItemDone, RunRecords
 from agent.run._dry import DryAsker, DryStats
@@ -135,7 +136,10 @@ async def _judge_part(part: PlannedPart, records: RunRecords | None, judging: Ju
         demonstrations=part.data.demonstrations,
         seed=settings.run_seed,
         scenario=part.label,
-        concurrency=settings.items_at_once,
+        # batch mode (issue 17): every item's independent calls join the same round
+        concurrency=audit_concurrency(
+            settings.items_at_once, [judging.subject.model, *(e.model for e in judging.roles.values())]
+        ),
         use_judge_for_mentions=settings.use_judge_for_mentions,
         skip=judged,
         on_verdict=on_verdict,

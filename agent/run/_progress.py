@@ -26,6 +26,7 @@ from rich.progress import (
 from rich.text import Text
 
 from agent.models import Model
+from agent.models.batch import batch_progress  # batch mode (issue 17)
 
 
 class AuditObserver(Protocol):
@@ -73,6 +74,9 @@ class _CallsColumn(ProgressColumn):
         errors = sum(m.usage.errors for m in self.models)
         text = Text(f"{sent} calls · {hits} cache hits · ")
         text.append(f"{errors} errors", style="red" if errors else "dim")
+        batches = batch_progress(self.models)  # batch mode (issue 17)
+        if batches:
+            text.append(f" · {batches}")
         return text
 
 
