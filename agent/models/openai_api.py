@@ -32,10 +32,12 @@ from agent.models._options import NetworkOptions
 from agent.models._registry import register_provider
 from agent.models._reply_formats import ReplyFormats
 from agent.models._types import Capabilities, ChatMessage, Choice, Completion, GenerateConfig, TokenLogprob, Usage
-from agent.models.batch import BatchMode, batch_options  # batch mode (issue 17)
+from agent.models.batch import batch_options  # batch mode (issue 17)
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
+
+    from agent.models.batch import BatchMode
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 PLACEHOLDER_API_KEY = "not-needed"
@@ -205,7 +207,11 @@ class OpenAIAPI(ModelAPI):
         self._dropped = frozenset(self.options.drop_params)
         # One client per event loop: an httpx pool cannot outlive the loop it was opened on (generate_sync).
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncOpenAI] = weakref.WeakKeyDictionary()
-        self.batch: BatchMode | None = BatchMode.for_api(self, batching) if batching else None
+        self.batch: BatchMode | None = None
+        if batching:
+            from agent.models.batch import BatchMode
+
+            self.batch = BatchMode.for_api(self, batching)
         """Batch mode (issue 17): `generate` answers through rounds of batched requests (agent.models.batch)."""
 
     @property

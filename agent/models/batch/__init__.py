@@ -13,15 +13,38 @@ paying for them twice. See docs/batch.md.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from agent.models._model import Model
-from agent.models.batch._errors import BatchCommandError, BatchLineStatusError, RequestUnanswered
 from agent.models.batch._ledger import LEDGER_FILE, BatchLedger, RoundRecord
-from agent.models.batch._lines import input_line, request_key
-from agent.models.batch._mode import BatchMode, BatchStats
 from agent.models.batch._options import BatchOptions, batch_options
+
+if TYPE_CHECKING:
+    from agent.models.batch._errors import BatchCommandError, BatchLineStatusError, RequestUnanswered
+    from agent.models.batch._lines import input_line, request_key
+    from agent.models.batch._mode import BatchMode, BatchStats
+
+# The names below need the openai SDK: they are imported on first use, so that naming or auditing a model that does
+# not batch (or importing agent.run) never imports it.
+_NEEDS_SDK = {
+    "BatchCommandError": "_errors",
+    "BatchLineStatusError": "_errors",
+    "RequestUnanswered": "_errors",
+    "input_line": "_lines",
+    "request_key": "_lines",
+    "BatchMode": "_mode",
+    "BatchStats": "_mode",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NEEDS_SDK:
+        return getattr(importlib.import_module(f"{__name__}.{_NEEDS_SDK[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "LEDGER_FILE",
@@ -46,6 +69,10 @@ __all__ = [
 def batch_mode_of(model: Model) -> BatchMode | None:
     """The batch mode of a model, or None when it sends direct calls."""
     mode = getattr(model.api, "batch", None)
+    if mode is None:
+        return None
+    from agent.models.batch._mode import BatchMode
+
     return mode if isinstance(mode, BatchMode) else None
 
 

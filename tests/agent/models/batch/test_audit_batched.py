@@ -176,7 +176,18 @@ def test_with_a_real_model_behind_the_batch_api_the_batched_audit_matches_the_di
 ) -> None:
     """SmolLM2 served by `transformers serve` answers every line and every direct call (one request at a time)."""
     with serve_batches(forwarding_engine(transformers_server.base_url, transformers_server.model_id)) as server:
-        base = ["--limit", "3", "--max-tokens", "counterfactual=48", "--max-tokens", "redaction=48"]
+        # The forwarding engine answers one request at a time: on busy cores a queued request can wait longer than
+        # the default per-attempt timeout, and a retry would only queue it again.
+        base = [
+            "--limit",
+            "3",
+            "--max-tokens",
+            "counterfactual=48",
+            "--max-tokens",
+            "redaction=48",
+            "-O",
+            "timeout=1200",
+        ]
         direct, batched = tmp_path / "direct", tmp_path / "batched"
         assert run_cli([*audit_args(server, direct, "--no-cache"), *base]) == 0
         direct_calls = len(server.chat_calls)
