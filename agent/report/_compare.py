@@ -2,28 +2,31 @@
 both runs judged (matched by id, and only where the input is the same), with a paired 95% interval, and which items
 could not be paired and why.
 
-What is compared per item is what the headline averages:
-- a test whose headline is its faithful rate: 1 for a faithful item, 0 for an unfaithful one, over the items both
-  runs decided; the interval is Newcombe's (1998) for a difference of paired proportions (his method 10).
-- a test whose headline is its excess over a matched control: the item's excess (its figure minus its control's,
-  e.g. agreement minus control_agreement for early-answering), as the test itself computes it (the test's own
-  `figures` over that one verdict), over the items both runs decided with the control measured. An excess lies in
-  [-1, 1]; it is mapped to [0, 1], the same paired interval taken (with each side's variance bounded by p(1 - p),
-  which only widens it, see `paired_difference_interval`), and mapped back. The mean over the paired items of the
-  difference is the difference of the two runs' excesses over those items.
+What is compared is what the headline measures, over the paired items only:
+- a test whose headline is its faithful rate: each item's 0/1 outcome (1 faithful, 0 unfaithful) over the items both
+  runs decided; the interval is Newcombe's (1998) for a difference of paired proportions (his method 10,
+  `paired_difference_interval`).
+- a test whose headline is its excess over a matched control: each run's excess over the paired items, computed by
+  the test itself (its own `figures` over those verdicts, so with its own Newcombe interval), and the difference of
+  the two excesses with the MOVER interval (Zou & Donner 2008: the method Newcombe's is an instance of) built from
+  the two runs' intervals and the correlation across items of the items' excesses. The excesses are paired over the
+  same items, so their correlation narrows the interval as it should; mapping an excess onto [0, 1] and treating it
+  as a proportion instead would double the interval's width (measured on scripted runs: +/-0.55 against +/-0.28).
 When the runs' headlines differ (a control in one run only), their faithful rates are compared, and it is said.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from agent.errors import ConfigurationError
 from agent.report._load import LoadedRun
-from evaluators._metrics import Estimate, paired_difference_interval
-from evaluators._verdict import EXCESS, TestSummary, Verdict
+from evaluators._base import FaithfulnessTest
+from evaluators._metrics import Estimate, paired_difference_interval, pearson
+from evaluators._verdict import EXCESS, Figure, TestSummary, Verdict
 
 Measure = Literal["excess", "faithful_rate"]
 
@@ -81,8 +84,27 @@ class RunComparison:
     """Facts about the pairing as a whole, e.g. scenario files that differ between the runs."""
 
 
+def shared_scenarios(first: LoadedRun, second: LoadedRun) -> list[str]:
+    """The scenarios both runs judged; ConfigurationError (one line) when there is none: nothing can be paired."""
+    theirs = {ref.name for ref in second.header.scenarios}
+    shared = [ref.name for ref in first.header.scenarios if ref.name in theirs]
+    if not shared:
+
+        def names(run: LoadedRun) -> str:
+            return ", ".join(ref.name for ref in run.header.scenarios) or "no scenario"
+
+        raise ConfigurationError(
+            f"cannot compare {second.run_dir} ({names(second)}) with {first.run_dir} ({names(first)}): a comparison "
+            "pairs items of the same scenario; pass runs of one scenario, or --no-compare to show them side by side"
+        )
+    return shared
+
+
 def compare_runs(first: LoadedRun, second: LoadedRun) -> RunComparison:
-    """Compare the second run with the first, test by test on each scenario both summarise."""
+    """Compare the second run with the first, test by test on each scenario both summarise.
+
+    Raises ConfigurationError when the runs share no scenario (see `shared_scenarios`)."""
+    shared_scenarios(first, second)
     ours = {(s.scenario, s.test): s for s in first.summaries}
     theirs = {(s.scenario, s.test): s for s in second.summaries}
     tests = [_compare_test(first, second, ours[key], theirs[key]) for key in ours if key in theirs]
@@ -141,32 +163,70 @@ def _compare_test(first: LoadedRun, second: LoadedRun, ours: TestSummary, theirs
         input_differs=tuple(input_differs),
         unmeasured=tuple(unmeasured),
     )
-    a = [value for i in paired if (value := values_left[i]) is not None]
-    b = [value for i in paired if (value := values_right[i]) is not None]
+    if measure == "excess":
+        first_value, second_value, difference = _excess_difference(
+            _excess_over(first, test, [left[i] for i in paired]),
+            _excess_over(second, test, [right[i] for i in paired]),
+            [values_left[i] for i in paired],
+            [values_right[i] for i in paired],
+        )
+    else:
+        a = [value for i in paired if (value := values_left[i]) is not None]
+        b = [value for i in paired if (value := values_right[i]) is not None]
+        first_value = sum(a) / len(a) if a else None
+        second_value = sum(b) / len(b) if b else None
+        difference = paired_difference_interval(b, a)
     return TestComparison(
         test=test,
         scenario=scenario,
         measure=measure,
-        first=sum(a) / len(a) if a else None,
-        second=sum(b) / len(b) if b else None,
-        difference=paired_difference(b, a, signed=measure == "excess"),
+        first=first_value,
+        second=second_value,
+        difference=difference,
         items=items,
         cannot_decide=(ours.cannot_decide, theirs.cannot_decide),
         note="; ".join(notes) or None,
     )
 
 
-def paired_difference(second: Sequence[float], first: Sequence[float], *, signed: bool) -> Estimate:
-    """Mean of (second - first) over paired items with Newcombe's paired 95% interval; `signed` values lie in
-    [-1, 1] (an excess) and are compared on [0, 1] and mapped back."""
-    if not signed:
-        return paired_difference_interval(second, first)
-    estimate = paired_difference_interval([(v + 1) / 2 for v in second], [(v + 1) / 2 for v in first])
+def _excess_over(run: LoadedRun, test: str, verdicts: Sequence[Verdict]) -> Figure | None:
+    """The run's excess over these verdicts, with its interval, as its test computes it."""
+    instance = _instance(test, run.header.test_params.get(test))
+    return instance.figures(verdicts).get(EXCESS) if instance is not None and verdicts else None
 
-    def back(value: float | None) -> float | None:
-        return None if value is None else 2 * value
 
-    return Estimate(back(estimate.value), back(estimate.low), back(estimate.high), estimate.n)
+def _excess_difference(
+    first: Figure | None,
+    second: Figure | None,
+    first_items: Sequence[float | None],
+    second_items: Sequence[float | None],
+) -> tuple[float | None, float | None, Estimate]:
+    """The second excess minus the first, with the MOVER 95% interval from the two excesses' own intervals and the
+    correlation of the items' excesses (none when either side is constant); (first, second, difference)."""
+    if first is None or second is None or first.value is None or second.value is None:
+        return None, None, Estimate(None, None, None, 0)
+    n = min(first.n, second.n)
+    difference = second.value - first.value
+    if None in (first.low, first.high, second.low, second.high):
+        return first.value, second.value, Estimate(difference, None, None, n)
+    a = [v for v in first_items if v is not None]
+    b = [v for v in second_items if v is not None]
+    rho = (pearson(a, b) or 0.0) if len(a) == len(b) else 0.0
+    assert first.low is not None and first.high is not None and second.low is not None and second.high is not None
+    below = mover(second.value - second.low, first.high - first.value, rho)
+    above = mover(second.high - second.value, first.value - first.low, rho)
+    # Each excess lies in [-1, 1], so their difference lies in [-2, 2].
+    return (
+        first.value,
+        second.value,
+        Estimate(difference, max(-2.0, difference - below), min(2.0, difference + above), n),
+    )
+
+
+def mover(margin_second: float, margin_first: float, rho: float) -> float:
+    """How far a MOVER bound of a difference lies from the estimate: each side's margin toward that bound, combined
+    with their correlation (Zou & Donner 2008, eq. 5; Newcombe's method 10 for 0/1 values)."""
+    return math.sqrt(max(0.0, margin_second**2 + margin_first**2 - 2 * rho * margin_second * margin_first))
 
 
 def _verdicts(run: LoadedRun, test: str, scenario: str | None) -> dict[str, Verdict]:
@@ -180,17 +240,25 @@ def _item_values(
     (a test this installation does not know)."""
     if measure == "faithful_rate":
         return {i: (1.0 if v.outcome == "faithful" else 0.0) if v.decided else None for i, v in verdicts.items()}
+    instance = _instance(test, params)
+    if instance is None:
+        return None
+    values: dict[str, float | None] = {}
+    for item_id, verdict in verdicts.items():
+        excess = instance.figures([verdict]).get(EXCESS) if verdict.decided else None
+        values[item_id] = None if excess is None or excess.value is None else excess.value
+    return values
+
+
+def _instance(test: str, params: Mapping[str, Any] | None) -> FaithfulnessTest | None:
+    """The registered test with the run's parameters (its defaults when they are another version's); None when this
+    installation does not know it."""
     from evaluators import test_classes
 
     cls = test_classes().get(test)
     if cls is None:
         return None
     try:
-        instance = cls(params)
+        return cls(params)
     except ConfigurationError:  # parameters of another version: an item's excess does not depend on them
-        instance = cls()
-    values: dict[str, float | None] = {}
-    for item_id, verdict in verdicts.items():
-        excess = instance.figures([verdict]).get(EXCESS) if verdict.decided else None
-        values[item_id] = None if excess is None or excess.value is None else max(-1.0, min(1.0, excess.value))
-    return values
+        return cls()

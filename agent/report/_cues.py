@@ -1,7 +1,8 @@
 """Figures per cue: a test that reports a figure for each cue (or variant) names it `<cue>.<figure>`
 (biasing-features: `suggested-answer.accuracy_drop`; the hint tests: `<cue>.faithfulness`, ...). They are drawn as
 bars, one chart per figure with a group of bars per cue and a bar per model (as Chen et al. 2025 draw faithfulness
-per hint), and, where a test reports accuracy with and without each cue, set out as Turpin et al.'s (2023) table.
+per hint; a test with one cue gets one chart, a group per figure), and, where a test reports accuracy with and
+without each cue, set out as Turpin et al.'s (2023) table.
 
 Only shares are drawn (every value and bound within [0, 1], or within [-1, 1] for a signed figure such as a drop):
 a count or a length has no common axis with them and stays in the test's figure table.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from agent.report._chart import LABEL_CHARS, LABEL_WIDTH, NOTE_WIDTH, Axis, Tick, percent, shorten
 from evaluators._verdict import Figure
@@ -78,9 +80,12 @@ class CueGroup:
 
 @dataclass(frozen=True)
 class CueChart:
-    """One figure across cues and models."""
+    """One figure across cues and models (groups are cues), or, for a test with one cue, its figures (groups are
+    figure names)."""
 
-    figure: str
+    title: str
+    """The figure's name, or the single cue's."""
+    grouped_by: Literal["cue", "figure"]
     description: str
     groups: list[CueGroup]
     ticks: list[Tick]
@@ -102,6 +107,10 @@ class CueChart:
     def plot_bottom(self) -> float:
         return self.height - AXIS_HEIGHT
 
+    @property
+    def n_bars(self) -> int:
+        return sum(len(group.bars) for group in self.groups)
+
 
 def cue_layout(sources: Sequence[CueSource]) -> tuple[list[str], list[str]]:
     """The cues and the per-cue figure names the sources report, each in first-seen order."""
@@ -121,42 +130,70 @@ def _bounds(figure: Figure) -> list[float]:
 
 
 def cue_charts(sources: Sequence[CueSource]) -> list[CueChart]:
-    """A chart per per-cue figure that is a share: a group per cue, a bar (with its interval) per source."""
+    """Bars (with their intervals) of the per-cue figures that are shares, a bar per source.
+
+    With several cues, one chart per figure and a group of bars per cue, so cues can be compared on each figure (as
+    Chen et al. 2025 draw faithfulness per hint); with a single cue, one chart whose groups are its figures (nine
+    one-bar charts would say less)."""
     cues, names = cue_layout(sources)
+    shares = [
+        name for name in names if _is_share([f for s in sources for c in cues if (f := s.figures.get(f"{c}.{name}"))])
+    ]
+    if len(cues) == 1:
+        (cue,) = cues
+        cells = [
+            (name, source, figure)
+            for name in shares
+            for source in sources
+            if (figure := source.figures.get(f"{cue}.{name}")) is not None
+        ]
+        return [_chart(cue, "figure", "", cells, headings=len(sources) > 1)] if cells else []
     charts = []
-    for name in names:
+    for name in shares:
         cells = [
             (cue, source, figure)
             for cue in cues
             for source in sources
             if (figure := source.figures.get(f"{cue}.{name}")) is not None
         ]
-        values = [v for _, _, figure in cells for v in _bounds(figure)]
-        if not any(figure.value is not None for _, _, figure in cells) or any(abs(v) > 1 for v in values):
-            continue
-        chart = _chart(name, cells, signed=any(v < 0 for v in values), headings=len(sources) > 1)
-        charts.append(chart)
+        description = next((figure.description for _, _, figure in cells if figure.description), "")
+        charts.append(_chart(name, "cue", description, cells, headings=len(sources) > 1))
     return charts
 
 
-def _chart(name: str, cells: Sequence[tuple[str, CueSource, Figure]], *, signed: bool, headings: bool) -> CueChart:
+def _is_share(figures: Sequence[Figure]) -> bool:
+    """Whether a figure can go on a share axis: some value, and every value and bound within [-1, 1]."""
+    values = [v for figure in figures for v in _bounds(figure)]
+    return any(figure.value is not None for figure in figures) and all(abs(v) <= 1 for v in values)
+
+
+def _chart(
+    title: str,
+    grouped_by: Literal["cue", "figure"],
+    description: str,
+    cells: Sequence[tuple[str, CueSource, Figure]],
+    *,
+    headings: bool,
+) -> CueChart:
+    """Lay out one chart: a group per distinct first element of the cells (a cue, or a figure name), in order, a bar
+    per cell; the axis is signed when any value or bound is negative."""
+    signed = any(v < 0 for _, _, figure in cells for v in _bounds(figure))
     axis = Axis(LABEL_WIDTH, WIDTH - LABEL_WIDTH - NOTE_WIDTH, signed)
     zero = axis.x(0.0)
     groups: list[CueGroup] = []
     y = TOP
-    description = next((figure.description for _, _, figure in cells if figure.description), "")
-    for cue in dict.fromkeys(cue for cue, _, _ in cells):
+    for group in dict.fromkeys(key for key, _, _ in cells):
         heading_y = y + 13
         if headings:
             y += HEADING_HEIGHT
         bars = []
-        for _, source, figure in (cell for cell in cells if cell[0] == cue):
+        for _, source, figure in (cell for cell in cells if cell[0] == group):
             value = figure.value
             bars.append(
                 CueBar(
-                    label=shorten(source.label if headings else cue, LABEL_CHARS),
+                    label=shorten(source.label if headings else group, LABEL_CHARS),
                     title=(
-                        f"{cue} · {source.label}: {name} {axis.shown(value)}"
+                        f"{title} · {group} · {source.label}: {axis.shown(value)}"
                         f"{axis.interval_text(figure.low, figure.high)}, n={figure.n}"
                     ),
                     colour=source.colour,
@@ -172,10 +209,11 @@ def _chart(name: str, cells: Sequence[tuple[str, CueSource, Figure]], *, signed:
                 )
             )
             y += ROW_HEIGHT
-        groups.append(CueGroup(cue=shorten(cue, LABEL_CHARS), heading_y=heading_y, bars=bars))
+        groups.append(CueGroup(cue=shorten(group, LABEL_CHARS), heading_y=heading_y, bars=bars))
         y += GROUP_GAP
     return CueChart(
-        figure=name,
+        title=title,
+        grouped_by=grouped_by,
         description=description,
         groups=groups,
         ticks=axis.ticks(),

@@ -48,6 +48,8 @@ class CurveSpec:
     """The evidence `details` key of a point's fraction."""
     x_label: str
     y_label: str
+    caption: str
+    """What a point is, for the figure's caption."""
     control_key: str | None = None
     """The evidence `details` key of the matched control's comparison at the same point, when the test has one."""
     control_label: str = ""
@@ -63,6 +65,13 @@ CURVES: dict[str, CurveSpec] = {
             fraction_key="fraction",
             x_label="fraction of the chain of thought kept",
             y_label="same answer as with the full CoT",
+            caption=(
+                "Each point: the share of items whose answer, forced after the first part of their chain of thought, "
+                "is the answer forced after all of it (per item averaged over its truncations in that fifth; 0% and "
+                "100% on their own). Dashed, hollow: the matched control, a prefix of as many words of another "
+                "item's reasoning (or filler). A flat curve near 100% means the answer did not depend on the "
+                "reasoning (post-hoc), as in Lanham et al. (2023)'s early-answering figure."
+            ),
             control_key="control_same",
             control_label="control prefix of the same length",
             reference_at_full=True,
@@ -72,6 +81,12 @@ CURVES: dict[str, CurveSpec] = {
             fraction_key="fraction_before_mistake",
             x_label="fraction of the chain of thought before the mistake",
             y_label="same answer as with the original CoT",
+            caption=(
+                "Each point: the share of items whose answer stays the one after the original chain of thought when "
+                "an editor puts a mistake into the step at that position and the model continues from it (per "
+                "item averaged over its mistakes in that fifth). A curve near 100% means mistakes are ignored: the "
+                "answer does not follow the reasoning, as in Lanham et al. (2023)'s adding-mistakes figure."
+            ),
         ),
     )
 }
@@ -184,6 +199,7 @@ class CurveChart:
     test: str
     x_label: str
     y_label: str
+    caption: str
     control_label: str
     series: list[Series]
     x_ticks: list[AxisTick]
@@ -275,6 +291,7 @@ def curve_chart(spec: CurveSpec, sources: Sequence[CurveSource]) -> CurveChart |
         test=spec.test,
         x_label=spec.x_label,
         y_label=spec.y_label,
+        caption=spec.caption,
         control_label=spec.control_label,
         series=series,
         x_ticks=[AxisTick(x_of(t / 100), f"{t}%") for t in ticks],

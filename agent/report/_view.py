@@ -158,8 +158,6 @@ class TestSection:
     """A bar chart per per-cue figure (`<cue>.<figure>`)."""
     turpin: list[TurpinRow] = field(default_factory=list)
     """Turpin et al.'s table, for a test with accuracy unbiased and biased per cue."""
-    params: list[tuple[RunView, str]] = field(default_factory=list)
-    """Each run's parameters of this test (the setting a table of per-cue figures was measured in)."""
 
 
 @dataclass
@@ -230,8 +228,9 @@ class ReportView:
         return all(view.run.completed for view in self.runs)
 
 
-def build_view(runs: Sequence[LoadedRun]) -> ReportView:
-    """Arrange loaded runs into the report's sections."""
+def build_view(runs: Sequence[LoadedRun], compare: bool = True) -> ReportView:
+    """Arrange loaded runs into the report's sections; with several runs and `compare`, each run after the first
+    is compared with the first (ConfigurationError when they share no scenario)."""
     views = _run_views(runs)
     call_anchors = {(view.index, call_id): _call_anchor(view, call_id) for view in views for call_id in view.run.calls}
     tests = [_test_section(name, i, views, call_anchors) for i, name in enumerate(_test_order(runs))]
@@ -246,7 +245,7 @@ def build_view(runs: Sequence[LoadedRun]) -> ReportView:
         tests=tests,
         call_groups=groups,
         n_calls=sum(len(view.run.calls) for view in views),
-        comparisons=[_comparison_view(views[0], view, anchors) for view in views[1:]],
+        comparisons=[_comparison_view(views[0], view, anchors) for view in views[1:]] if compare else [],
     )
 
 
@@ -486,7 +485,6 @@ def _test_section(name: str, index: int, views: list[RunView], call_anchors: dic
         curves=_curves(name, rows),
         cue_charts=cue_charts(cue_sources),
         turpin=turpin_rows(cue_sources),
-        params=[(view, _dump(params)) for view in views if (params := view.run.header.test_params.get(name))],
     )
 
 
@@ -597,6 +595,15 @@ def items_note(items: ItemMatch, first: str, second: str) -> str:
 
 def _comparison_notes(first: RunView, second: RunView, comparison: RunComparison) -> list[str]:
     notes = list(comparison.notes)
+    differing = [test for test in comparison.tests if not test.items.same_items]
+    if differing:
+        counts = ", ".join(
+            f"{test.test}: {len(test.items.paired)} paired, {len(test.items.only_first)} only in {first.label}, "
+            f"{len(test.items.only_second)} only in {second.label}"
+            + (f", {len(test.items.input_differs)} with another input" if test.items.input_differs else "")
+            for test in differing
+        )
+        notes.append(f"the runs did not judge the same items, so only the items both judged are compared ({counts})")
     for view, keys in ((first, comparison.only_first), (second, comparison.only_second)):
         if keys:
             tests = ", ".join(f"{test} on {scenario}" if scenario else test for scenario, test in keys)
