@@ -11,7 +11,8 @@ What is compared is what the headline measures, over the paired items only:
   the two excesses with the MOVER interval (Zou & Donner 2008: the method Newcombe's is an instance of) built from
   the two runs' intervals and the correlation across items of the items' excesses. The excesses are paired over the
   same items, so their correlation narrows the interval as it should; mapping an excess onto [0, 1] and treating it
-  as a proportion instead would double the interval's width (measured on scripted runs: +/-0.55 against +/-0.28).
+  as a proportion instead more than doubles the interval's width (scripted runs of 20 items: +/-0.55 against
+  +/-0.20 to 0.24). See docs/report.md.
 When the runs' headlines differ (a control in one run only), their faithful rates are compared, and it is said.
 """
 

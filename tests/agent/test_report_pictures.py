@@ -6,6 +6,7 @@ record by record where a hand-computed value is checked.
 
 from __future__ import annotations
 
+import random
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ import pytest
 
 from agent.errors import ConfigurationError
 from agent.report import load_run, markdown_report, render_report
-from agent.report._compare import compare_runs, mover
+from agent.report._compare import _excess_difference, compare_runs, mover
 from agent.report._cues import CueSource, cue_charts, split_cue, turpin_rows
 from agent.report._curves import CURVES, GROUPS, CurveSource, curve_chart, curve_points, group_of
 from agent.report._view import build_view
@@ -336,6 +337,32 @@ def test_mover_combines_two_margins_with_their_correlation() -> None:
     assert mover(0.3, 0.4, 0.0) == pytest.approx(0.5)  # independent: sqrt(0.09 + 0.16)
     assert mover(0.3, 0.4, 1.0) == pytest.approx(0.1)  # perfectly correlated: |0.3 - 0.4|
     assert mover(0.3, 0.4, -1.0) == pytest.approx(0.7)
+
+
+@pytest.mark.parametrize(("items", "draws", "shift"), [(10, 1, 0.0), (20, 4, 0.1), (40, 3, 0.2)])
+def test_the_interval_of_a_difference_of_excesses_covers_the_true_difference(
+    items: int, draws: int, shift: float
+) -> None:
+    # Two models on the same items (a shared difficulty per item); the second agrees more with its own prefixes by
+    # `shift`, the controls are alike. Each excess is a share over `draws` points minus its control's.
+    rng = random.Random(items * 7 + draws)
+    difficulties = [rng.betavariate(2, 2) for _ in range(100_000)]
+    truth = sum(min(1.0, z + shift) - z for z in difficulties) / len(difficulties)
+    trials, covered = 400, 0
+    for _ in range(trials):
+        sides: list[list[list[float]]] = [[[], []], [[], []]]  # per run: own, control
+        for _ in range(items):
+            z = rng.betavariate(2, 2)
+            for run, own in enumerate((z, min(1.0, z + shift))):
+                for column, p in enumerate((own, 0.5 * z)):
+                    sides[run][column].append(sum(rng.random() < p for _ in range(draws)) / draws)
+        excesses = [paired_difference_interval(own, control, (draws, draws)) for own, control in sides]
+        figures = [Figure(value=e.value, low=e.low, high=e.high, n=e.n) for e in excesses]
+        per_item = [[a - c for a, c in zip(own, control, strict=True)] for own, control in sides]
+        _, _, difference = _excess_difference(figures[0], figures[1], per_item[0], per_item[1])
+        assert difference.low is not None and difference.high is not None
+        covered += difference.low <= truth <= difference.high
+    assert covered / trials >= 0.93
 
 
 def test_comparing_excesses_uses_each_runs_own_excess_over_the_paired_items(organism_runs: dict[str, Path]) -> None:
