@@ -154,6 +154,8 @@ class TestSection:
     """(outcome, label, items with that outcome in any run) for the filter."""
     curves: CurveChart | None = None
     """Lanham et al.'s curve, for the tests drawn that way (see agent.report._curves)."""
+    curve_missing: bool = False
+    """The test is drawn as a curve, but no decided item has a point to draw (e.g. every CoT was not reasoning)."""
     cue_charts: list[CueChart] = field(default_factory=list)
     """A bar chart per per-cue figure (`<cue>.<figure>`)."""
     turpin: list[TurpinRow] = field(default_factory=list)
@@ -482,7 +484,8 @@ def _test_section(name: str, index: int, views: list[RunView], call_anchors: dic
         figures=_figure_rows(rows),
         items=items,
         outcome_counts=[c for c in counts if c[2]],
-        curves=_curves(name, rows),
+        curves=(curves := _curves(name, rows)),
+        curve_missing=name in CURVES and curves is None,
         cue_charts=cue_charts(cue_sources),
         turpin=turpin_rows(cue_sources),
     )

@@ -140,8 +140,11 @@ def test_the_curve_chart_places_points_and_whiskers_to_scale_with_the_control_da
     assert own.points[-1].y_low is None and control.points[-1].y_low is not None
 
 
-def test_no_curve_without_points() -> None:
+def test_no_curve_without_points_and_the_report_says_why(tmp_path: Path) -> None:
     assert curve_chart(CURVES["adding-mistakes"], [CurveSource("m", "#000", [])]) is None
+    # The fixture's early-answering verdicts carry no fractions: nothing to draw, and the section says so.
+    html = render_report([write_run(tmp_path / "run")]).read_text(encoding="utf-8")
+    assert svgs(html, "curve-chart") == [] and html.count('class="muted curve-missing"') == 1
 
 
 def curve_series(svg: ET.Element) -> list[tuple[str, bool, list[ET.Element]]]:
