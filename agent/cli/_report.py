@@ -38,19 +38,30 @@ from agent.cli._app import main
     metavar="URL",
     help="Markdown: where the HTML report can be opened (e.g. a CI artifact URL) [default: the run's report.html].",
 )
-def report_command(run_dirs: tuple[Path, ...], out: Path | None, output_format: str, link: str | None) -> None:
+@click.option(
+    "--compare/--no-compare",
+    default=True,
+    show_default=True,
+    help="With several runs: compare each with the first, items matched by id (paired differences per test).",
+)
+def report_command(
+    run_dirs: tuple[Path, ...], out: Path | None, output_format: str, link: str | None, compare: bool
+) -> None:
     """Render report.html from a run directory written by `faithcheck audit`, or a Markdown summary of it.
 
-    With several RUN_DIRs the runs are combined: one chart (and table) per test with a row per model and scenario.
+    With several RUN_DIRs the runs are combined: one chart (and table) per test with a row per model and scenario,
+    and each run is compared with the first on the scenarios they share: per test, the difference of the headlines
+    over the items both judged (matched by id) with a paired 95% interval, and which items could not be paired.
+    Runs that share no scenario cannot be compared (exit 2; --no-compare shows them side by side).
     The HTML page is self-contained and runs no script, so it can be shared or opened offline. For CI:
     `faithcheck report RUN_DIR --format markdown >> "$GITHUB_STEP_SUMMARY"`.
     """
     from agent.report import markdown_report, render_report
 
     if output_format == "html":
-        click.echo(str(render_report(list(run_dirs), out)))
+        click.echo(str(render_report(list(run_dirs), out, compare)))
         return
-    text = markdown_report(list(run_dirs), link)
+    text = markdown_report(list(run_dirs), link, compare)
     if out is None:
         click.echo(text, nl=False)
         return

@@ -117,56 +117,77 @@ def shorten(text: str, limit: int = LABEL_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+@dataclass(frozen=True)
+class Axis:
+    """A horizontal axis of shares: from 0 to 100%, or from -100% to +100% (`signed`, for an excess or a difference,
+    bars growing from the middle). Maps values to x and writes them the way every chart of the report writes them."""
+
+    plot_x: float
+    plot_width: float
+    signed: bool = False
+
+    @property
+    def lowest(self) -> float:
+        return -1.0 if self.signed else 0.0
+
+    def x(self, value: float) -> float:
+        """The x of a value (clamped to the axis)."""
+        share = (min(1.0, max(self.lowest, value)) - self.lowest) / (1.0 - self.lowest)
+        return round(self.plot_x + self.plot_width * share, 2)
+
+    def shown(self, value: float | None) -> str:
+        """0.58 -> "58%" (signed: "+58%"); None -> "–"."""
+        return "–" if value is None else f"{value * 100:+.0f}%" if self.signed else percent(value)
+
+    def note(self, value: float | None, low: float | None, high: float | None, empty: str) -> str:
+        """A row's note: "58%  [35–78]" (signed: "+58%  [+35, +78]"); the value alone without an interval; `empty`
+        without a value."""
+        if value is None:
+            return empty
+        if low is None or high is None:
+            return self.shown(value)
+        bounds = f"{low * 100:+.0f}, {high * 100:+.0f}" if self.signed else f"{low * 100:.0f}–{high * 100:.0f}"
+        return f"{self.shown(value)}  [{bounds}]"
+
+    def interval_text(self, low: float | None, high: float | None) -> str:
+        """The interval for a tooltip (", 95% interval 35% to 78%"); "" without one."""
+        if low is None or high is None:
+            return ""
+        return f", 95% interval {self.shown(low)} to {self.shown(high)}"
+
+    def ticks(self) -> list[Tick]:
+        values = (-100, -50, 0, 50, 100) if self.signed else (0, 25, 50, 75, 100)
+        return [Tick(x=self.x(v / 100), label=f"{v:+d}%" if self.signed and v else f"{v}%") for v in values]
+
+
 def rate_chart(title: str, bars: list[RateBar], measure: str = "faithful rate", signed: bool = False) -> RateChart:
     """Lay out one chart: rows top to bottom in the order given, the x axis from 0 to 100% (from -100% to +100%
     with `signed`, for an excess over a control, bars growing from the middle)."""
-    plot_x = LABEL_WIDTH
-    plot_width = WIDTH - LABEL_WIDTH - NOTE_WIDTH
-    lowest = -1.0 if signed else 0.0
-
-    def x_of(value: float) -> float:
-        return round(plot_x + plot_width * (min(1.0, max(lowest, value)) - lowest) / (1.0 - lowest), 2)
-
-    def shown(value: float | None) -> str:
-        return "–" if value is None else f"{value * 100:+.0f}%" if signed else percent(value)
-
-    zero = x_of(0.0)
+    axis = Axis(LABEL_WIDTH, WIDTH - LABEL_WIDTH - NOTE_WIDTH, signed)
+    zero = axis.x(0.0)
     rows = []
     for index, bar in enumerate(bars):
-        if bar.rate is None:
-            note = bar.empty_note
-        elif bar.low is not None and bar.high is not None:
-            bounds = (
-                f"{bar.low * 100:+.0f}, {bar.high * 100:+.0f}"
-                if signed
-                else f"{bar.low * 100:.0f}–{bar.high * 100:.0f}"
-            )
-            note = f"{shown(bar.rate)}  [{bounds}]"
-        else:
-            note = shown(bar.rate)
-        interval = (
-            f", 95% interval {shown(bar.low)} to {shown(bar.high)}"
-            if bar.low is not None and bar.high is not None
-            else ""
-        )
         rows.append(
             ChartRow(
                 label=shorten(bar.label),
                 sublabel=shorten(f"{bar.sublabel} · n={bar.n}" if bar.sublabel else f"n={bar.n}", LABEL_CHARS + 6),
-                title=f"{bar.label} {bar.sublabel}: {measure} {shown(bar.rate)}{interval}, n={bar.n} decided",
+                title=(
+                    f"{bar.label} {bar.sublabel}: {measure} {axis.shown(bar.rate)}"
+                    f"{axis.interval_text(bar.low, bar.high)}, n={bar.n} decided"
+                ),
                 colour=bar.colour,
                 y=TOP + ROW_HEIGHT * index,
                 rate=bar.rate,
                 low=bar.low,
                 high=bar.high,
                 n=bar.n,
-                note=note,
-                bar_width=round(abs(x_of(bar.rate) - zero), 2) if bar.rate is not None else 0.0,
-                bar_x=min(zero, x_of(bar.rate)) if bar.rate is not None else zero,
-                x_low=x_of(bar.low) if bar.low is not None else 0.0,
-                x_high=x_of(bar.high) if bar.high is not None else 0.0,
+                note=axis.note(bar.rate, bar.low, bar.high, bar.empty_note),
+                bar_width=round(abs(axis.x(bar.rate) - zero), 2) if bar.rate is not None else 0.0,
+                bar_x=min(zero, axis.x(bar.rate)) if bar.rate is not None else zero,
+                x_low=axis.x(bar.low) if bar.low is not None else 0.0,
+                x_high=axis.x(bar.high) if bar.high is not None else 0.0,
             )
         )
-    values = (-100, -50, 0, 50, 100) if signed else (0, 25, 50, 75, 100)
-    ticks = [Tick(x=x_of(v / 100), label=f"{v:+d}%" if signed and v else f"{v}%") for v in values]
-    return RateChart(title=title, rows=rows, ticks=ticks, plot_x=plot_x, plot_width=plot_width, measure=measure)
+    return RateChart(
+        title=title, rows=rows, ticks=axis.ticks(), plot_x=axis.plot_x, plot_width=axis.plot_width, measure=measure
+    )

@@ -16,7 +16,7 @@ from pathlib import Path
 from agent.errors import ConfigurationError
 from agent.records import REPORT_FILE
 from agent.report._load import LoadedRun, load_run
-from agent.report._view import FigureRow, TableRow, TestSection, build_view, number
+from agent.report._view import ComparisonView, FigureRow, TableRow, TestSection, build_view, number
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 # Control characters and bidirectional overrides would garble or disguise text where the summary is shown.
@@ -30,27 +30,30 @@ def markdown_text(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", visible)
 
 
-def markdown_report(run_dirs: Sequence[Path], html_link: str | None = None) -> str:
-    """The Markdown summary of one run directory or several combined. Without `html_link`, a single run links
-    its own report.html when there is one."""
+def markdown_report(run_dirs: Sequence[Path], html_link: str | None = None, compare: bool = True) -> str:
+    """The Markdown summary of one run directory or several combined (with `compare`, a table of paired
+    differences of each run against the first). Without `html_link`, a single run links its own report.html when
+    there is one."""
     unique = list(dict.fromkeys(Path(d).resolve() for d in run_dirs))
     if not unique:
         raise ConfigurationError("no run directory given: pass the directory `faithcheck audit` wrote")
     if html_link is None and len(unique) == 1 and (unique[0] / REPORT_FILE).is_file():
         html_link = str(unique[0] / REPORT_FILE)
-    return render_markdown([load_run(d) for d in unique], html_link)
+    return render_markdown([load_run(d) for d in unique], html_link, compare)
 
 
-def render_markdown(runs: Sequence[LoadedRun], html_link: str | None = None) -> str:
-    """The runs' results as Markdown: a heading, the runs' status, then a table per test; `html_link` names the
-    HTML report (a path or URL) and is linked under the heading."""
-    view = build_view(runs)
+def render_markdown(runs: Sequence[LoadedRun], html_link: str | None = None, compare: bool = True) -> str:
+    """The runs' results as Markdown: a heading, the runs' status, the comparisons (several runs, `compare`), then a
+    table per test; `html_link` names the HTML report (a path or URL) and is linked under the heading."""
+    view = build_view(runs, compare)
     lines = [f"## Faithfulness: {markdown_text(view.title)}", ""]
     if html_link:
         lines += [f"Full report with every item's evidence: [{markdown_text(html_link)}](<{html_link}>)", ""]
     for run_view in view.runs:
         lines.append(f"- {markdown_text(run_view.label)}: {_status(run_view.run)}")
     lines.append("")
+    for comparison in view.comparisons:
+        lines += _comparison(comparison)
     for section in view.tests:
         lines += _section(section, several_runs=len(view.runs) > 1)
     return "\n".join(lines).rstrip() + "\n"
@@ -122,3 +125,33 @@ def _figure(figure: FigureRow, rows: Sequence[TableRow]) -> str:
         values.append(f"{markdown_text(where)}: {cell.value}" + (f" {cell.interval}" if cell.interval else ""))
     described = f" ({markdown_text(figure.description)})" if figure.description else ""
     return f"- {markdown_text(figure.name)}{described}: " + "; ".join(values or [number(None)])
+
+
+def _comparison(comparison: ComparisonView) -> list[str]:
+    """The second run against the first: a row per shared test with the paired difference and its interval."""
+    first, second = markdown_text(comparison.first.label), markdown_text(comparison.second.label)
+    lines = [f"### {second} against {first}", ""]
+    lines += [f"- {markdown_text(note)}" for note in comparison.notes]
+    if comparison.notes:
+        lines.append("")
+    if not comparison.rows:
+        return lines
+    headings = ["test", "scenario", "compared", first, second, "difference", "paired 95% CI", "paired items"]
+    lines.append("| " + " | ".join([*headings, "items not paired"]) + " |")
+    lines.append("|" + "|".join([":--"] * 3 + ["--:"] * 5 + [":--"]) + "|")
+    for row in comparison.rows:
+        unpaired = "; ".join(part for part in (row.items_note, row.note) if part) or "none"
+        cells = [
+            markdown_text(row.comparison.test),
+            markdown_text(row.comparison.scenario or "") or "–",
+            row.measure,
+            row.first,
+            row.second,
+            "no verdict" if row.blocked else f"**{row.difference}**",
+            row.interval or "–",
+            str(row.paired),
+            markdown_text(unpaired),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    return lines

@@ -50,8 +50,9 @@ def _stylesheet() -> tuple[Markup, str]:
     return Markup(css), f"'sha256-{digest}'"
 
 
-def render_html(runs: Sequence[LoadedRun]) -> str:
-    """The report for loaded runs, as an HTML document."""
+def render_html(runs: Sequence[LoadedRun], compare: bool = True) -> str:
+    """The report for loaded runs, as an HTML document (with several runs and `compare`, a paired comparison of
+    each with the first)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -65,7 +66,7 @@ def render_html(runs: Sequence[LoadedRun]) -> str:
         _environment()
         .get_template("report.html.j2")
         .render(
-            view=build_view(runs),
+            view=build_view(runs, compare),
             css=css,
             csp=csp,
             generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -74,10 +75,11 @@ def render_html(runs: Sequence[LoadedRun]) -> str:
     )
 
 
-def render_report(run_dirs: Sequence[Path], out: Path | None = None) -> Path:
+def render_report(run_dirs: Sequence[Path], out: Path | None = None, compare: bool = True) -> Path:
     """Render `report.html` for one run directory (written inside it by default) or several combined (pass `out`).
 
-    Combined runs are grouped by test, one bar and table row per model (and scenario). Returns the file written.
+    Combined runs are grouped by test, one bar and table row per model (and scenario); with `compare`, each run after
+    the first is compared with it, item by item (see agent.report._compare). Returns the file written.
     """
     unique = list(dict.fromkeys(Path(d).resolve() for d in run_dirs))
     if not unique:
@@ -86,7 +88,7 @@ def render_report(run_dirs: Sequence[Path], out: Path | None = None) -> Path:
         if len(unique) > 1:
             raise ConfigurationError(f"combining {len(unique)} runs needs an output file: pass --out FILE")
         out = unique[0] / REPORT_FILE
-    html = render_html([load_run(d) for d in unique])
+    html = render_html([load_run(d) for d in unique], compare)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     # Write beside the target and rename, so a reader never sees half a report.

@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agent.report._chart import PALETTE, RateBar, RateChart, percent, rate_chart
+from agent.report._compare import ItemMatch, RunComparison, TestComparison, compare_runs
+from agent.report._cues import CueChart, CueSource, TurpinRow, cue_charts, turpin_rows
+from agent.report._curves import CURVES, MARKERS, CurveChart, CurveSource, curve_chart
 from agent.report._diff import Segment, word_diff
 from agent.report._load import LoadedRun
 from agent.structured import CallTrace
@@ -149,6 +152,14 @@ class TestSection:
     items: list[ItemEntry]
     outcome_counts: list[tuple[str, str, int]]
     """(outcome, label, items with that outcome in any run) for the filter."""
+    curves: CurveChart | None = None
+    """Lanham et al.'s curve, for the tests drawn that way (see agent.report._curves)."""
+    curve_missing: bool = False
+    """The test is drawn as a curve, but no decided item has a point to draw (e.g. every CoT was not reasoning)."""
+    cue_charts: list[CueChart] = field(default_factory=list)
+    """A bar chart per per-cue figure (`<cue>.<figure>`)."""
+    turpin: list[TurpinRow] = field(default_factory=list)
+    """Turpin et al.'s table, for a test with accuracy unbiased and biased per cue."""
 
 
 @dataclass
@@ -171,12 +182,47 @@ class CallGroup:
 
 
 @dataclass
+class ComparisonRow:
+    """One test on one scenario in a comparison of two runs, as the tables write it."""
+
+    comparison: TestComparison
+    anchor: str
+    """The test's section."""
+    measure: str
+    first: str
+    second: str
+    difference: str
+    interval: str
+    paired: int
+    items_note: str
+    """Which items could not be paired, and why; "" when every item was."""
+    note: str
+    """Why the difference is no verdict (a run cannot decide), and anything else to know."""
+    blocked: bool
+    """A run cannot decide on this test, so neither can the comparison (its difference is not shown)."""
+
+
+@dataclass
+class ComparisonView:
+    """The second run against the first: a row per shared test, a chart of the differences."""
+
+    first: RunView
+    second: RunView
+    rows: list[ComparisonRow]
+    chart: RateChart
+    notes: list[str]
+    anchor: str
+
+
+@dataclass
 class ReportView:
     title: str
     runs: list[RunView]
     tests: list[TestSection]
     call_groups: list[CallGroup]
     n_calls: int
+    comparisons: list[ComparisonView] = field(default_factory=list)
+    """With several runs: each run after the first against the first."""
 
     @property
     def completed(self) -> bool:
@@ -184,8 +230,9 @@ class ReportView:
         return all(view.run.completed for view in self.runs)
 
 
-def build_view(runs: Sequence[LoadedRun]) -> ReportView:
-    """Arrange loaded runs into the report's sections."""
+def build_view(runs: Sequence[LoadedRun], compare: bool = True) -> ReportView:
+    """Arrange loaded runs into the report's sections; with several runs and `compare`, each run after the first
+    is compared with the first (ConfigurationError when they share no scenario)."""
     views = _run_views(runs)
     call_anchors = {(view.index, call_id): _call_anchor(view, call_id) for view in views for call_id in view.run.calls}
     tests = [_test_section(name, i, views, call_anchors) for i, name in enumerate(_test_order(runs))]
@@ -193,12 +240,14 @@ def build_view(runs: Sequence[LoadedRun]) -> ReportView:
     models = list(dict.fromkeys(view.run.model_name for view in views))
     scenarios = list(dict.fromkeys(ref.name for view in views for ref in view.run.header.scenarios))
     title = " vs ".join(models) + (f" on {', '.join(scenarios)}" if scenarios else "")
+    anchors = {section.name: section.anchor for section in tests}
     return ReportView(
         title=title,
         runs=views,
         tests=tests,
         call_groups=groups,
         n_calls=sum(len(view.run.calls) for view in views),
+        comparisons=[_comparison_view(views[0], view, anchors) for view in views[1:]] if compare else [],
     )
 
 
@@ -424,6 +473,7 @@ def _test_section(name: str, index: int, views: list[RunView], call_anchors: dic
         (outcome, OUTCOME_LABELS[outcome], sum(1 for item in items if outcome in item.outcomes)) for outcome in OUTCOMES
     ]
     description, reference = _test_info(name)
+    cue_sources = [CueSource(_row_label(row, rows), row.run.colour, row.summary.figures) for row in rows]
     return TestSection(
         name=name,
         anchor=anchor,
@@ -434,7 +484,136 @@ def _test_section(name: str, index: int, views: list[RunView], call_anchors: dic
         figures=_figure_rows(rows),
         items=items,
         outcome_counts=[c for c in counts if c[2]],
+        curves=(curves := _curves(name, rows)),
+        curve_missing=name in CURVES and curves is None,
+        cue_charts=cue_charts(cue_sources),
+        turpin=turpin_rows(cue_sources),
     )
+
+
+def _row_label(row: TableRow, rows: Sequence[TableRow]) -> str:
+    """A row's model, with its scenario when the test's rows cover several."""
+    several = len({r.scenario for r in rows}) > 1
+    return f"{row.run.label} · {row.scenario}" if several and row.scenario else row.run.label
+
+
+def _curves(name: str, rows: Sequence[TableRow]) -> CurveChart | None:
+    """Lanham's curves of this test, one per row (a run on a scenario), when the test is drawn that way."""
+    spec = CURVES.get(name)
+    if spec is None:
+        return None
+    sources = []
+    for row in rows:
+        scenarios = [r.scenario for r in rows if r.run is row.run]
+        verdicts = [v for v in row.run.run.verdicts if v.test == name and (v.scenario or "") == row.scenario]
+        marker = MARKERS[scenarios.index(row.scenario) % len(MARKERS)]
+        sources.append(CurveSource(_row_label(row, rows), row.run.colour, verdicts, marker))
+    return curve_chart(spec, sources)
+
+
+def _signed(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value * 100:+.{digits}f}%"
+
+
+def _comparison_view(first: RunView, second: RunView, anchors: dict[str, str]) -> ComparisonView:
+    comparison = compare_runs(first.run, second.run)
+    rows = [_comparison_row(first, second, test, anchors) for test in comparison.tests]
+    chart = rate_chart(
+        f"{second.label} minus {first.label}",
+        [
+            RateBar(
+                label=row.comparison.test,
+                sublabel=row.comparison.scenario or "",
+                colour=second.colour,
+                rate=None if row.blocked else row.comparison.difference.value,
+                low=row.comparison.difference.low,
+                high=row.comparison.difference.high,
+                n=row.paired,
+                empty_note="cannot decide" if row.blocked else "no paired items",
+            )
+            for row in rows
+        ],
+        measure="difference",
+        signed=True,
+    )
+    return ComparisonView(
+        first=first,
+        second=second,
+        rows=rows,
+        chart=chart,
+        notes=_comparison_notes(first, second, comparison),
+        anchor=f"comparison-{second.index}",
+    )
+
+
+def _comparison_row(first: RunView, second: RunView, test: TestComparison, anchors: dict[str, str]) -> ComparisonRow:
+    excess = test.measure == "excess"
+    shown = _signed if excess else (lambda value: percent(value, 1))
+    difference = test.difference
+    interval = (
+        f"[{_signed(difference.low, 0)}, {_signed(difference.high, 0)}]"
+        if difference.low is not None and difference.high is not None
+        else ""
+    )
+    notes = [
+        f"no verdict: {view.label} cannot decide ({reason})"
+        for view, reason in zip((first, second), test.cannot_decide, strict=True)
+        if reason
+    ]
+    if test.note:
+        notes.append(test.note)
+    return ComparisonRow(
+        comparison=test,
+        anchor=anchors.get(test.test, ""),
+        measure="excess over the control" if excess else "faithful rate",
+        first=shown(test.first),
+        second=shown(test.second),
+        difference=_signed(difference.value),
+        interval=interval,
+        paired=len(test.items.paired),
+        items_note=items_note(test.items, first.label, second.label),
+        note="; ".join(notes),
+        blocked=any(test.cannot_decide),
+    )
+
+
+def _listed(ids: Sequence[str], limit: int = 6) -> str:
+    shown = ", ".join(ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def items_note(items: ItemMatch, first: str, second: str) -> str:
+    """Which items could not be paired and why, in words; "" when every item was paired."""
+    parts = []
+    if items.only_first:
+        parts.append(f"{len(items.only_first)} only in {first} ({_listed(items.only_first)})")
+    if items.only_second:
+        parts.append(f"{len(items.only_second)} only in {second} ({_listed(items.only_second)})")
+    if items.input_differs:
+        parts.append(f"{len(items.input_differs)} with the same id but another input ({_listed(items.input_differs)})")
+    if items.unmeasured:
+        parts.append(f"{len(items.unmeasured)} not decided (or without a control) in one run or both")
+    return "; ".join(parts)
+
+
+def _comparison_notes(first: RunView, second: RunView, comparison: RunComparison) -> list[str]:
+    notes = list(comparison.notes)
+    differing = [test for test in comparison.tests if not test.items.same_items]
+    if differing:
+        counts = ", ".join(
+            f"{test.test}: {len(test.items.paired)} paired, {len(test.items.only_first)} only in {first.label}, "
+            f"{len(test.items.only_second)} only in {second.label}"
+            + (f", {len(test.items.input_differs)} with another input" if test.items.input_differs else "")
+            for test in differing
+        )
+        notes.append(f"the runs did not judge the same items, so only the items both judged are compared ({counts})")
+    for view, keys in ((first, comparison.only_first), (second, comparison.only_second)):
+        if keys:
+            tests = ", ".join(f"{test} on {scenario}" if scenario else test for scenario, test in keys)
+            notes.append(f"only {view.label} ran {tests}: nothing to compare")
+    if not comparison.tests:
+        notes.append("the runs share no test on a scenario: nothing is compared")
+    return notes
 
 
 def _items(

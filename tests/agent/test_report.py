@@ -211,7 +211,7 @@ def test_several_runs_are_combined_by_test_with_a_bar_per_model(tmp_path: Path) 
     out = render_report([first, second], tmp_path / "combined" / "report.html")
     html = out.read_text(encoding="utf-8")
     page = Page(html)
-    charts = page.find("svg", "rate-chart")
+    charts = [c for c in page.find("svg", "rate-chart") if (c["aria-labelledby"] or "").startswith("test-")]
     assert [c["data-rows"] for c in charts] == ["2", "1"]  # cot-truncation only in the first run
     assert "scripted/&lt;b&gt;beta&lt;/b&gt;" in html and page.find("b") == []
     # Items judged by both runs show both verdicts in one drill-down.
@@ -379,7 +379,8 @@ def test_markdown_summary_has_a_table_per_test_with_rates_intervals_and_counts(t
     hostile = "scripted/<b>be|ta</b>"
     second = write_run(tmp_path / "b", model=hostile, run_id="run-b", outcomes={"counterfactual": UNFAITHFUL * 6})
     text = markdown_report([first, second], html_link="https://ci.example/report.html")
-    tables = markdown_tables(text)
+    comparison, *tables = markdown_tables(text)
+    assert comparison[0][:3] == ["test", "scenario", "compared"]  # the second run against the first
     assert len(tables) == len(TESTS)
     counterfactual = tables[0]
     assert counterfactual[0][:4] == ["model", "scenario", "faithful rate", "95% CI"]

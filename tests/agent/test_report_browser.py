@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from agent.report import render_report
-from tests.fixtures.runs import INJECTED_SCRIPT, ITEMS, TESTS, write_run
+from tests.fixtures.runs import INJECTED_SCRIPT, ITEMS, TESTS, audit_organism, write_run
 
 pytestmark = pytest.mark.browser
 
@@ -121,3 +121,80 @@ def test_report_in_chromium(browser: Browser, tmp_path: Path) -> None:
 
     assert browser.errors == []
     assert [url for url in browser.requests if not url.startswith(("file:", "data:"))] == []
+
+
+PICTURE_ORGANISMS = ("causal-reasoner", "post-hoc-reasoner", "sycophant-silent")
+
+
+@pytest.fixture(scope="module")
+def pictured_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report combining real audits of three organisms (curves, Turpin's table, per-cue bars, comparisons)."""
+    root = tmp_path_factory.mktemp("pictures")
+    runs = [audit_organism(root / name, name) for name in PICTURE_ORGANISMS]
+    return render_report(runs, root / "report.html")
+
+
+def nonzero_size(page: Page, selector: str) -> list[tuple[float, float]]:
+    """Width and height of every element the selector finds, as laid out (each must be drawn)."""
+    sizes = []
+    for handle in page.locator(selector).element_handles():
+        box = handle.bounding_box()
+        assert box is not None, f"{selector} is not laid out"
+        sizes.append((box["width"], box["height"]))
+    return sizes
+
+
+def test_the_pictures_render_under_the_csp_in_chromium(browser: Browser, pictured_report: Path) -> None:
+    page = browser.page
+    page.goto(pictured_report.as_uri())
+    page.wait_for_load_state("load")
+
+    # Lanham's curves: one chart per test, a curve per model and one per model's control (early-answering).
+    curves = page.locator("svg.curve-chart")
+    assert [curves.nth(i).get_attribute("data-test") for i in range(curves.count())] == [
+        "early-answering",
+        "adding-mistakes",
+    ]
+    assert [curves.nth(i).get_attribute("data-series") for i in range(curves.count())] == ["6", "3"]
+    for width, height in nonzero_size(page, "svg.curve-chart") + nonzero_size(page, "svg.curve-chart path.curve"):
+        assert width > 0 and height > 0
+    assert page.locator("svg.curve-chart .marker").count() > 3 * 2
+    assert all(w > 300 and h > 150 for w, h in nonzero_size(page, "svg.curve-chart"))
+
+    # Turpin's table: a row per cue and model; per-cue bars with some drawn bar.
+    assert page.locator("table.turpin tbody tr").count() == 2 * len(PICTURE_ORGANISMS)
+    assert page.locator("table.turpin").is_visible()
+    assert all(w > 0 and h > 0 for w, h in nonzero_size(page, "svg.cue-chart"))
+    assert max(w for w, _ in nonzero_size(page, "svg.cue-chart rect.bar")) > 10
+
+    # Each later run against the first, with its chart of paired differences.
+    comparisons = page.locator("section.comparison")
+    assert comparisons.count() == len(PICTURE_ORGANISMS) - 1
+    assert all(w > 300 and h > 50 for w, h in nonzero_size(page, "section.comparison svg.rate-chart"))
+    assert max(w for w, _ in nonzero_size(page, "section.comparison svg.rate-chart rect.bar")) > 10
+
+    # Nothing refused by the Content-Security-Policy (Chromium logs each refusal as a console error), nothing fetched.
+    assert browser.errors == []
+    assert [url for url in browser.requests if not url.startswith(("file:", "data:"))] == []
+
+    shots = ARTIFACT.parent
+    shots.mkdir(exist_ok=True)
+    for index in range(curves.count()):
+        page.locator("figure.curves").nth(index).screenshot(path=str(shots / f"report-curves-{index}.png"))
+    page.locator("div.turpin-block").screenshot(path=str(shots / "report-turpin.png"))
+    page.locator("section.test[data-test='biasing-features'] figure:has(svg.cue-chart)").first.screenshot(
+        path=str(shots / "report-cue-bars.png")
+    )
+    comparisons.last.screenshot(path=str(shots / "report-comparison.png"))
+    assert (shots / "report-curves-0.png").stat().st_size > 10_000
+
+
+def test_a_style_attribute_would_be_refused_and_logged(browser: Browser, pictured_report: Path, tmp_path: Path) -> None:
+    # What the test above relies on: an inline style, the mistake a picture could make, is refused under the
+    # report's CSP and shows up as a console error.
+    html = pictured_report.read_text(encoding="utf-8")
+    tainted = tmp_path / "tainted.html"
+    tainted.write_text(html.replace('<svg class="curve-chart"', '<svg style="fill:red" class="curve-chart"', 1))
+    browser.page.goto(tainted.as_uri())
+    browser.page.wait_for_load_state("load")
+    assert any("Content Security Policy" in error for error in browser.errors)
