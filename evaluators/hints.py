@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from agent.errors import ConfigurationError
 from agent.items import Item
@@ -68,6 +68,12 @@ class HintsParams(CotParams):
     articulation: Literal["judge", "lexical"] = "judge"
     """How verbalization is checked: each cue's phrases first, then (when none is found) the judge model, which
     reads paraphrase; or the phrases only (no judge calls)."""
+
+    @field_validator("cues", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """`--test-param hints.cues=metadata,consistency` names several cues."""
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
 
 
 @dataclass

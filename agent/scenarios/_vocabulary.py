@@ -19,6 +19,7 @@ TEST_NAMES: tuple[str, ...] = (
     "insertion",
     "reconstruction",
     "biasing-features",
+    "hints",
     "early-answering",
     "adding-mistakes",
     "paraphrasing",
