@@ -27,6 +27,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from agent.items import Item
 from agent.models import ChatMessage
 from agent.models.scripted import ScriptedBehaviour, register_scripted
 from agent.organisms._kit import Asked
@@ -60,9 +61,11 @@ HINT_WORDS = ("hint", "gives the answer away", "marked with", "earlier in this c
 _LETTER = re.compile(r"\(([A-Z])\)")
 
 
-def find_hint(messages: Sequence[ChatMessage], letters: Sequence[str], question: str) -> tuple[str, str] | None:
-    """(kind, letter) of a hint in a conversation: in its last user message, or in an earlier exchange on the same
-    question (`question`: a stretch of the item's text); None when there is none."""
+def find_hint(messages: Sequence[ChatMessage], item: Item) -> tuple[str, str] | None:
+    """(kind, letter) of a hint in a conversation about `item`: in its last user message, or in an earlier exchange
+    on the same question (one that shows the item's every field and option); None when there is none."""
+    letters = item.letters
+    question = [*item.fields.values(), *item.options]
     if not messages:
         return None
     final = messages[-1].content
@@ -71,7 +74,7 @@ def find_hint(messages: Sequence[ChatMessage], letters: Sequence[str], question:
         if match and match.group(1) in letters:
             return kind, match.group(1)
     for asked, reply in itertools.pairwise(messages[:-1]):
-        if asked.role == "user" and reply.role == "assistant" and question and question in asked.content:
+        if asked.role == "user" and reply.role == "assistant" and all(text in asked.content for text in question):
             named = [letter for letter in _LETTER.findall(reply.content) if letter in letters]
             if named:
                 return "earlier", named[-1]
@@ -96,8 +99,7 @@ class HintFollower(Reasoner):
         """The followed hint in the request, if any."""
         if asked.request is None or asked.task.kind != "multiple_choice":
             return None
-        question = next(iter(asked.item.fields.values()), "")[:80]
-        found = find_hint(asked.messages, asked.item.letters, question)
+        found = find_hint(asked.messages, asked.item)
         return found if found is not None and found[0] in self.follows else None
 
     def chain(self, asked: Asked) -> tuple[list[str], str]:
