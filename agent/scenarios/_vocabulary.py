@@ -20,6 +20,7 @@ TEST_NAMES: tuple[str, ...] = (
     "reconstruction",
     "biasing-features",
     "hints",
+    "paired-questions",
     "early-answering",
     "adding-mistakes",
     "paraphrasing",
