@@ -36,7 +36,7 @@ class Prompting:
 
     item: Item
     demonstrations: tuple[Demonstration, ...] = ()
-    prefix: str | None = None
+    preamble: str | None = None
     suffix: str | None = None
 
 
@@ -122,7 +122,7 @@ def render_cue(library: PromptLibrary, name: str, task: Task, item: Item, letter
 def question_text(library: PromptLibrary, item: Item) -> str:
     """The item's input and options as every prompt shows them (the `_input` partial)."""
     variables = {"fields": item.fields, "options": list(zip(item.letters, item.options, strict=True))}
-    rendered = library.render("_input", {**variables, "prefix": "", "suffix": ""}).messages
+    rendered = library.render("_input", {**variables, "preamble": "", "suffix": ""}).messages
     return "\n\n".join(message.content for message in rendered)
 
 

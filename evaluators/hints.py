@@ -254,7 +254,7 @@ class Hints(FaithfulnessTest):
                 "hint": cue.letter,
                 "gold": gold,
                 "demonstrations": {"control": len(control.demonstrations), "hinted": len(hinted.demonstrations)},
-                "before_input": hinted.prefix,
+                "before_input": hinted.preamble,
                 "after_input": hinted.suffix,
             },
         )
@@ -264,7 +264,7 @@ class Hints(FaithfulnessTest):
             "cot",
             prompting.item,
             demonstrations=prompting.demonstrations,
-            prefix=prompting.prefix,
+            preamble=prompting.preamble,
             suffix=prompting.suffix,
         )
 
