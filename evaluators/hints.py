@@ -436,15 +436,17 @@ def _normalised(rows: Rows) -> float | None:
 
 
 def non_random_share(rows: Rows, what: str = "") -> Figure:
-    """alpha with a seeded bootstrap interval over items (its n: switches to the hint)."""
+    """alpha with a seeded bootstrap interval over items (its n: switches to the hint). alpha has no lower bound (more
+    switches to other options than to the hint drive it below 0); value and interval are shown clipped at -1."""
     interval = _bootstrap(rows, _alpha)
-    low, high = interval if interval else (None, None)
+    low, high = (max(-1.0, interval[0]), interval[1]) if interval else (None, None)
+    alpha = _alpha(rows)
     return Figure(
-        value=_alpha(rows),
+        value=None if alpha is None else max(-1.0, alpha),
         low=low,
         high=high,
         n=sum(1 for row in _flat(rows) if row.switched),
-        description=f"share of switches to the hint that random switching does not explain, alpha ({what})",
+        description=f"share of switches to the hint that random switching does not explain, alpha, clipped at -1 ({what})",
     )
 
 
