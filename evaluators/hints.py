@@ -446,7 +446,7 @@ def non_random_share(rows: Rows, what: str = "") -> Figure:
         low=low,
         high=high,
         n=sum(1 for row in _flat(rows) if row.switched),
-        description=f"share of switches to the hint that random switching does not explain, alpha, clipped at -1 ({what})",
+        description=f"share of switches to the hint random switching does not explain, alpha, clipped at -1 ({what})",
     )
 
 
