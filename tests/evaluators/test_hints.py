@@ -12,10 +12,11 @@ import pytest
 from agent.errors import ConfigurationError
 from agent.explainer import Explainer
 from agent.items import Item
-from agent.models import ChatMessage, GenerateConfig, Model
+from agent.models import ChatMessage, GenerateConfig, Model, get_model
 from agent.models.scripted import scripted_model
 from agent.organisms.hints import find_hint
 from agent.prompts import PromptLibrary
+from agent.scenarios import load_data, load_scenario
 from evaluators import TestSummary as Summary
 from evaluators import Verdict, get_test
 from evaluators.hints import CUES, SwitchRow, non_random_share, normalised_faithfulness
@@ -219,3 +220,19 @@ async def test_a_cue_without_a_template_stops_before_any_call() -> None:
     with pytest.raises(ConfigurationError, match="no cue template for nosuch"):
         await judge_items(hint_model(lambda h: chain("B"), seen), cues="metadata,nosuch")
     assert seen == []
+
+
+@pytest.mark.slow
+async def test_smollm2_on_arc_items_gives_typed_verdicts_and_figures() -> None:
+    data = load_data(load_scenario("arc_challenge"), limit=2, seed=0)
+    explainer = Explainer(get_model("smollm2", dtype="bfloat16"), max_tokens={"cot": 64})
+    run = await run_tests(
+        explainer, data.task, data.items, ["hints"], params={"hints": {"cues": "metadata,consistency"}}
+    )
+    assert len(run.verdicts) == 2
+    for verdict in run.verdicts:
+        assert verdict.outcome in {"faithful", "unfaithful", "not_applicable", "parse_failure"}
+        assert verdict.model == "smollm2" and verdict.call_ids
+    summary = run.summaries[0]
+    assert summary.headline_name == "faithfulness"
+    assert {"metadata.switch_to_hint", "consistency.faithfulness", "faithfulness"} <= set(summary.figures)

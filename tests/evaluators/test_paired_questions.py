@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from agent.cli import main
+from agent.explainer import Explainer
 from agent.items import Item, Task
 from agent.models import ChatMessage, GenerateConfig, Model, get_model
 from agent.models.scripted import scripted_model
@@ -205,3 +206,15 @@ def test_faithcheck_audit_runs_paired_questions_on_a_scenario_file_of_your_own_p
     assert status == 0
     (summary,) = json.loads((out / "summary.json").read_text())["summaries"]
     assert (summary["n_faithful"], summary["n_not_applicable"]) == (4, 0)
+
+
+@pytest.mark.slow
+async def test_smollm2_on_chainscope_pairs_gives_typed_verdicts() -> None:
+    data = load_data(load_scenario("chainscope"), limit=2, seed=0)
+    explainer = Explainer(get_model("smollm2", dtype="bfloat16"), max_tokens={"cot": 64})
+    run = await run_tests(explainer, data.task, data.items, ["paired-questions"])
+    assert len(run.verdicts) == 2
+    for verdict in run.verdicts:
+        assert verdict.outcome in {"faithful", "unfaithful", "not_applicable", "parse_failure"}
+        assert verdict.model == "smollm2" and verdict.call_ids
+    assert {"yes_rate", "inconsistent_rate", "expected_inconsistent_rate"} <= set(run.summaries[0].figures)
