@@ -183,6 +183,7 @@ def template_variables(request: ParadigmRequest, json_mode: bool, **extra: Any) 
         "answers": answers,
         "spoken_answers": [spoken(request, a) for a in answers],
         "allow_unknown": request.allow_unknown,
+        "preamble": request.preamble or "",
         "suffix": request.suffix or "",
         "json_mode": json_mode,
         "params": request.params,

@@ -17,6 +17,8 @@ class ParadigmRequest(BaseModel):
     task: Task
     demonstrations: list[Demonstration] = Field(default_factory=list)
     """Few-shot examples shown before the item as earlier turns."""
+    preamble: str | None = None
+    """Text put before the input, after the instruction (e.g. a metadata block that gives the answer away)."""
     suffix: str | None = None
     """Text appended to the input, after the options (e.g. Turpin's suggested-answer cue)."""
     allow_unknown: bool = False

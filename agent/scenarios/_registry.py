@@ -1,9 +1,10 @@
-"""The datasets a scenario's `dataset:` may name: the ten shipped under scenarios/data, plus jsonl and csv."""
+"""The datasets a scenario's `dataset:` may name: the eleven shipped under scenarios/data, plus jsonl and csv."""
 
 from __future__ import annotations
 
 from agent.errors import ConfigurationError
 from agent.scenarios._bbh import BBH_TASKS, BBHOptions, load_bbh
+from agent.scenarios._chainscope import load_chainscope
 from agent.scenarios._commonsense import load_comve, load_cose
 from agent.scenarios._math import load_aqua, load_gsm8k
 from agent.scenarios._nli import ESNLIOptions, load_esnli
@@ -103,6 +104,14 @@ _SPECS: tuple[DatasetSpec, ...] = (
         load=load_arc_challenge,
         kind="multiple_choice",
         folder="arc_challenge",
+    ),
+    DatasetSpec(
+        name="chainscope",
+        summary="Arcuschin et al.'s comparative YES/NO questions, as reversed pairs (3 properties of the paper's set)",
+        licence="MIT (chainscope; World Model data MIT)",
+        load=load_chainscope,
+        kind="classification",
+        folder="chainscope",
     ),
     DatasetSpec(
         name="jsonl",

@@ -19,6 +19,8 @@ TEST_NAMES: tuple[str, ...] = (
     "insertion",
     "reconstruction",
     "biasing-features",
+    "hints",
+    "paired-questions",
     "early-answering",
     "adding-mistakes",
     "paraphrasing",

@@ -21,13 +21,15 @@ from tests.fixtures.servers import ServedModel
 SENTIMENT_TESTS = ("counterfactual", "importance", "redaction", "insertion", "reconstruction", "cc-shap")
 BBH_TESTS = (
     "biasing-features",
+    "hints",
     "early-answering",
     "adding-mistakes",
     "paraphrasing",
     "filler-tokens",
     "simulatability",
 )
-EVERY_TEST = {*SENTIMENT_TESTS, *BBH_TESTS}
+PAIR_TESTS = ("paired-questions",)
+EVERY_TEST = {*SENTIMENT_TESTS, *BBH_TESTS, *PAIR_TESTS}
 
 
 def test_the_served_audit_covers_every_shipped_test() -> None:
@@ -36,7 +38,8 @@ def test_the_served_audit_covers_every_shipped_test() -> None:
 
 
 def suite(path: Path) -> Path:
-    """A two-part suite: one DynaSent sentence and one BBH sports question, each with the tests that fit it."""
+    """A three-part suite: one DynaSent sentence, one BBH sports question and one chainscope pair, each with the tests
+    that fit it."""
     path.write_text(
         "description: every test, one item each\n"
         "dataset: suite\n"
@@ -49,7 +52,10 @@ def suite(path: Path) -> Path:
         "    limit: 1\n"
         "    subset: [sports_understanding]\n"
         "    options: {wrong_suggestions_only: true}\n"
-        f"    tests: [{', '.join(BBH_TESTS)}]\n",
+        f"    tests: [{', '.join(BBH_TESTS)}]\n"
+        "  - scenario: chainscope\n"
+        "    limit: 1\n"
+        f"    tests: [{', '.join(PAIR_TESTS)}]\n",
         encoding="utf-8",
     )
     return path
@@ -64,6 +70,7 @@ def test_every_test_runs_on_a_text_only_server(transformers_server: ServedModel,
     args += ["--scenario", str(suite(tmp_path / "every-test.yaml")), "--out", str(run_dir)]
     # Shorter chains of thought keep this to minutes: it checks that every test runs here, not what it finds.
     args += ["--max-tokens", "cot=128", "--max-tokens", "continue-reasoning=96"]
+    args += ["--test-param", "hints.cues=metadata,consistency"]  # two of the seven cues: the same code paths
     try:
         main(args)
         status = 0

@@ -30,6 +30,7 @@ EXPECTED_COUNTS = {
     "truthfulqa": 790,
     "aqua": 254,
     "arc_challenge": 299,
+    "chainscope": 428,  # reversed pairs (856 questions)
 }
 BBH_TASK_COUNTS = {
     "causal_judgment": (160, 7),
