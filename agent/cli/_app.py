@@ -7,15 +7,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from agent._sync import run_sync
 from agent.errors import ConfigurationError
-from agent.models import MemoryCache, Model, ResponseCache, SQLiteCache
-from agent.run import SecretMasker, build_model
-from agent.visible_text import visible
+
+# Imported where they are used: `faithcheck --help` only needs click (see tests/test_light_core.py).
+if TYPE_CHECKING:
+    from agent.models import Model, ResponseCache
+    from agent.run import SecretMasker
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -31,6 +33,8 @@ class SafeLogFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """The formatted record (exception text included), made safe."""
+        from agent.visible_text import visible
+
         return visible(self.masker.scrub_log(super().format(record)))
 
 
@@ -40,8 +44,10 @@ class SafeLogFormatter(logging.Formatter):
 @click.pass_context
 def main(ctx: click.Context, verbose: int) -> None:
     """faithcheck: ask an LLM to explain itself, then check whether the explanation is faithful."""
+    from agent.run import SecretMasker
+
     level = logging.WARNING - 10 * min(verbose, 2)
-    masker = ctx.obj if isinstance(ctx.obj, SecretMasker) else SecretMasker()
+    masker = SecretMasker(ctx.obj if isinstance(ctx.obj, list) else ())  # the --api-key values from cli.main
     handler = logging.StreamHandler()
     handler.setFormatter(SafeLogFormatter("%(levelname)s %(name)s: %(message)s", masker))
     logging.basicConfig(level=level, handlers=[handler])
@@ -88,6 +94,8 @@ class ModelFlags:
 
     def open_cache(self) -> ResponseCache:
         """The persistent SQLite cache, or a per-run memory cache with --no-cache."""
+        from agent.models import MemoryCache, SQLiteCache
+
         if self.no_cache:
             return MemoryCache()
         cache = SQLiteCache(self.cache_dir)
@@ -96,6 +104,8 @@ class ModelFlags:
 
     def build(self, name: str) -> Model:
         """The named model, reached with these flags (see `agent.run.build_model`)."""
+        from agent.run import build_model
+
         return build_model(
             name, base_url=self.base_url, api_key=self.api_key, options=self.options, cache=self.open_cache()
         )

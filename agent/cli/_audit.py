@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import yaml
 
 from agent._sync import run_sync
 from agent.cli._app import ModelFlags, main, model_options, prompts_dir_option
-from agent.cli._audit_output import audit_console, exit_interrupted, print_estimate, print_outcome, report_interrupt
 from agent.errors import ConfigurationError
-from agent.paradigms import paradigm_names
-from agent.run import Audit, AuditModels, AuditSettings, RichProgress, parse_gates, prepare_audit
-from evaluators import ROLES
+
+if TYPE_CHECKING:
+    from agent.run import Audit
 
 _ROLE_HELP = {
     role: f"Model that {does} (default: the audited model)."
@@ -43,6 +41,8 @@ _ROLE_HELP = {
 
 def parse_budgets(pairs: tuple[str, ...]) -> dict[str, int]:
     """`("cot=160",)` -> {"cot": 160}, checked against the paradigms that exist."""
+    from agent.paradigms import paradigm_names
+
     budgets: dict[str, int] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -57,6 +57,8 @@ def parse_budgets(pairs: tuple[str, ...]) -> dict[str, int]:
 
 def parse_test_params(pairs: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """`("counterfactual.k=5",)` -> {"counterfactual": {"k": 5}} (values parsed as YAML scalars)."""
+    import yaml
+
     params: dict[str, dict[str, Any]] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -176,6 +178,10 @@ def audit_command(
     Exit status: 0 completed, 1 a --fail-under gate failed, 2 bad input, 3 some pairs ended in error (--resume
     judges them again), 130 interrupted (resume with --resume).
     """
+    from agent.cli._audit_output import print_estimate
+    from agent.run import AuditModels, AuditSettings, parse_gates, prepare_audit
+    from evaluators import ROLES
+
     if resume_dir is not None and count_only:
         raise ConfigurationError("--dry-run counts a new audit; it cannot be combined with --resume")
     models = AuditModels(
@@ -210,6 +216,9 @@ def audit_command(
 
 def _run(audit: Audit, command: list[str], as_json: bool) -> int:
     """Run the audit with a progress display, print its outcome; the exit status."""
+    from agent.cli._audit_output import audit_console, exit_interrupted, print_outcome, report_interrupt
+    from agent.run import RichProgress
+
     err = audit_console(stderr=True)
     announce = "" if as_json else f"auditing {audit.subject.name} on {audit.settings.scenario} → {audit.run_dir}"
     progress = RichProgress(err, announce=announce)

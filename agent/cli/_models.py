@@ -6,18 +6,20 @@ import json
 from typing import Any
 
 import click
-from rich.table import Table
 
 from agent.cli._app import ModelFlags, main, model_options, run_and_close
-from agent.models import ChatMessage, GenerateConfig, providers
-from agent.models.scripted import scripted_names
-from agent.visible_text import SafeConsole, visible
 
 
 @main.command("models")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def models_command(as_json: bool) -> None:
     """List model providers, whether they are usable here, and the scripted models (organisms)."""
+    from rich.table import Table
+
+    from agent.models import providers
+    from agent.models.scripted import scripted_names
+    from agent.visible_text import SafeConsole
+
     rows: list[dict[str, Any]] = [
         {
             "provider": entry.name,
@@ -71,6 +73,9 @@ def generate_command(
     model_flags: ModelFlags,
 ) -> None:
     """Print a completion of PROMPT."""
+    from agent.models import ChatMessage, GenerateConfig
+    from agent.visible_text import visible
+
     model = model_flags.build(model_name)
     messages = [ChatMessage(role="system", content=system)] if system else []
     messages.append(ChatMessage(role="user", content=prompt))
