@@ -73,6 +73,19 @@ def parse_test_params(pairs: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return params
 
 
+def read_system_prompt(path: Path | None) -> str | None:
+    """The text of a --system-prompt file (None without one), exactly as deployed: only an empty file is refused."""
+    if path is None:
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"--system-prompt {path}: cannot read it as UTF-8 text ({exc})") from exc
+    if not text.strip():
+        raise ConfigurationError(f"--system-prompt {path} is empty: give the file with the deployed system prompt")
+    return text
+
+
 def _split_tests(value: str | None) -> tuple[str, ...] | None:
     if value is None:
         return None
@@ -146,6 +159,14 @@ def _command_line(ctx: click.Context) -> list[str]:
     metavar="[TEST=]RATE",
     help="Exit 1 when a test's faithful rate is below RATE (repeatable; without TEST, every test).",
 )
+@click.option(
+    "--system-prompt",
+    "system_prompt_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="File with the system prompt the audited model is deployed with: sent first in every call to it, "
+    "never to helper roles; its sha256 goes in the run header.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary (or the dry-run estimate) as JSON.")
 @model_options
 def audit_command(
@@ -167,6 +188,7 @@ def audit_command(
     max_tokens: tuple[str, ...],
     prompts_dir: Path | None,
     fail_under: tuple[str, ...],
+    system_prompt_file: Path | None,
     as_json: bool,
     model_flags: ModelFlags,
 ) -> None:
@@ -201,6 +223,7 @@ def audit_command(
         use_judge_for_mentions=judge_mentions,
         prompts_dir=prompts_dir,
         max_tokens=parse_budgets(max_tokens),
+        system_prompt=read_system_prompt(system_prompt_file),
     )
     gates = parse_gates(fail_under)
     # A dry run answers from stand-ins with a cache of their own: the real cache is not even opened.
