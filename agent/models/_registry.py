@@ -28,6 +28,7 @@ BUILTIN_PROVIDER_MODULES = (
     "agent.models.huggingface",
     "agent.models.smollm2",
     "agent.models.langchain_api",
+    "agent.models.http_api",
     "agent.models.scripted",
 )
 """Where the built-in providers register themselves, in the order `faithcheck models` lists them."""
