@@ -64,11 +64,12 @@ def test_an_audit_over_an_openai_compatible_server_never_imports_torch(tmp_path:
 def test_importing_agent_and_the_help_stay_light() -> None:
     imported = _child("import sys, json, agent; print(json.dumps({'modules': sorted(sys.modules)}), file=sys.stderr)")
     assert not {"agent.models", "pydantic", *LOCAL_ONLY} & set(imported["modules"])
-    helped = _child(_AUDIT_IN_A_CHILD, "--help")
-    assert helped["status"] == 0
-    # The top-level help lists the commands from click alone: no model, run, report or rich machinery.
+    # A help page comes from click alone: no model, run, report or rich machinery.
     heavy = {"agent.run", "agent.models", "openai", "rich", "pydantic", "yaml", "jinja2", *LOCAL_ONLY}
-    assert not heavy & set(helped["modules"])
+    for command in (["--help"], ["audit", "--help"]):
+        helped = _child(_AUDIT_IN_A_CHILD, *command)
+        assert helped["status"] == 0
+        assert not heavy & set(helped["modules"]), command
 
 
 @pytest.mark.parametrize(("model", "package"), [("smollm2", "torch"), ("hf/./some-model", "transformers")])

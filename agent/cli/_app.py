@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -27,9 +27,16 @@ class SafeLogFormatter(logging.Formatter):
     """Log lines as they may be shown: secrets masked (known values, URL credentials, Authorization headers, key
     shapes), control and invisible characters visible. The HTTP clients log full URLs at -v and more at -vv."""
 
-    def __init__(self, fmt: str, masker: SecretMasker) -> None:
+    def __init__(self, fmt: str, secrets: Sequence[str] = ()) -> None:
         super().__init__(fmt)
-        self.masker = masker
+        self.secrets = list(secrets)
+
+    @functools.cached_property
+    def masker(self) -> SecretMasker:
+        """Built at the first log line: it imports agent.run, which `faithcheck CMD --help` should not wait for."""
+        from agent.run import SecretMasker
+
+        return SecretMasker(self.secrets)
 
     def format(self, record: logging.LogRecord) -> str:
         """The formatted record (exception text included), made safe."""
@@ -44,12 +51,10 @@ class SafeLogFormatter(logging.Formatter):
 @click.pass_context
 def main(ctx: click.Context, verbose: int) -> None:
     """faithcheck: ask an LLM to explain itself, then check whether the explanation is faithful."""
-    from agent.run import SecretMasker
-
     level = logging.WARNING - 10 * min(verbose, 2)
-    masker = SecretMasker(ctx.obj if isinstance(ctx.obj, list) else ())  # the --api-key values from cli.main
+    secrets = ctx.obj if isinstance(ctx.obj, list) else []  # the --api-key values, from cli.main
     handler = logging.StreamHandler()
-    handler.setFormatter(SafeLogFormatter("%(levelname)s %(name)s: %(message)s", masker))
+    handler.setFormatter(SafeLogFormatter("%(levelname)s %(name)s: %(message)s", secrets))
     logging.basicConfig(level=level, handlers=[handler])
 
 
