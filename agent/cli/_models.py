@@ -17,6 +17,7 @@ def models_command(as_json: bool) -> None:
     from rich.table import Table
 
     from agent.models import providers
+    from agent.models._registry import extra_providing
     from agent.models.scripted import scripted_names
     from agent.visible_text import SafeConsole
 
@@ -38,7 +39,10 @@ def models_command(as_json: bool) -> None:
     for column in ("provider", "example", "what", "status"):
         table.add_column(column)
     for row in rows:
-        status = "ready" if not row["missing"] else "install " + ", ".join(row["missing"])
+        status = "ready"
+        if row["missing"]:
+            extra = extra_providing(row["missing"][0])  # a missing extra is named, as get_model's error does
+            status = f"pip install 'faithcheck[{extra}]'" if extra else "install " + ", ".join(row["missing"])
         table.add_row(row["provider"], row["example"], row["summary"], status)
     console.print(table)
     organisms = Table(title="Scripted models (scripted/<name>)")
