@@ -15,17 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from agent.models._model import Model
-from agent.models.batch._errors import BatchCommandError, RequestUnanswered
+from agent.models.batch._errors import BatchCommandError, BatchLineStatusError, RequestUnanswered
 from agent.models.batch._ledger import LEDGER_FILE, BatchLedger, RoundRecord
 from agent.models.batch._lines import input_line, request_key
 from agent.models.batch._mode import BatchMode, BatchStats
 from agent.models.batch._options import BatchOptions, batch_options
-
-if TYPE_CHECKING:
-    from agent.models.batch._status_error import BatchLineStatusError
 
 __all__ = [
     "LEDGER_FILE",
@@ -79,12 +75,3 @@ def batch_progress(models: Iterable[Model]) -> str | None:
     if resumed:
         text += f" (+{resumed} resumed)"
     return f"{text} · {pending} pending"
-
-
-def __getattr__(name: str) -> Any:
-    # BatchLineStatusError subclasses the openai SDK's error: import it (and the SDK) only when asked for.
-    if name == "BatchLineStatusError":
-        from agent.models.batch._status_error import BatchLineStatusError
-
-        return BatchLineStatusError
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

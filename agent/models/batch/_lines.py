@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from agent.models._cache import cache_key
-from agent.models.batch._errors import RequestUnanswered
+from agent.models.batch._errors import BatchLineStatusError, RequestUnanswered
 
 log = logging.getLogger("faithcheck.models.batch")
 
@@ -121,8 +121,6 @@ def _read_lines(texts: Iterable[str], batch_id: str) -> dict[str, LineOutcome]:
 
 
 def _line_outcome(data: dict[str, Any], batch_id: str) -> LineOutcome:
-    from agent.models.batch._status_error import BatchLineStatusError
-
     response = data.get("response") if isinstance(data.get("response"), dict) else None
     error = data.get("error")
     if response is not None:
@@ -151,8 +149,6 @@ def _issue_error(issue: BatchIssue, batch_id: str) -> BaseException:
 
     Expired and cancelled requests were never answered: a timeout, retried in a later round. Otherwise the code
     decides: a limit is a 429, a server fault a 500 (both retried), anything else a 400 (not retried)."""
-    from agent.models.batch._status_error import BatchLineStatusError
-
     code = (issue.code or "").lower()
     where = f" (input line {issue.line})" if issue.line is not None else ""
     text = f"batch {batch_id}: {issue.code or 'error'}: {issue.message}{where}"
