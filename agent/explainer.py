@@ -51,13 +51,17 @@ class Explainer:
         on_trace: TraceSink | None = None,
         role: str = "subject",
         constrain: bool | None = None,
+        system_prompt: str | None = None,
     ) -> None:
         """`use_scores` / `json_mode`: None follows the backend's declared capabilities. `max_tokens` overrides
         paradigm budgets by name (see `resolve_budget`). `constrain`: send each paradigm's reply format (a JSON
-        schema in JSON mode, a grammar of the plain-text format otherwise) to backends that can enforce it."""
+        schema in JSON mode, a grammar of the plain-text format otherwise) to backends that can enforce it.
+        `system_prompt`: the system prompt the model is deployed with, sent first in every call (see `Asker`)."""
         self.model = model
         self.prompts = prompts or PromptLibrary()
-        self.asker = Asker(model, self.prompts, role=role, reasks=reasks, on_trace=on_trace)
+        self.asker = Asker(
+            model, self.prompts, role=role, reasks=reasks, on_trace=on_trace, system_prompt=system_prompt
+        )
         self.use_scores = model.capabilities.score if use_scores is None else use_scores
         self.json_mode = model.capabilities.json_mode if json_mode is None else json_mode
         self.max_tokens = dict(max_tokens or {})

@@ -136,6 +136,19 @@ class Asker:
     reasks: int = 2
     """How many times to re-ask after an unreadable reply."""
     on_trace: TraceSink | None = None
+    system_prompt: str | None = None
+    """The system prompt the model is deployed with, put first in every call of this asker (the audited model's
+    only: helper roles get none). A template's own system message follows it in the same system message."""
+
+    def conversation(self, messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+        """The messages as sent: the deployed system prompt first (merged with a leading system message, since many
+        chat templates take only one), then the rest."""
+        if not self.system_prompt:
+            return list(messages)
+        if messages and messages[0].role == "system":
+            merged = f"{self.system_prompt}\n\n{messages[0].content}"
+            return [ChatMessage(role="system", content=merged), *messages[1:]]
+        return [ChatMessage(role="system", content=self.system_prompt), *messages]
 
     def _emit(self, trace: CallTrace) -> CallTrace:
         if self.on_trace is not None:
@@ -161,7 +174,7 @@ class Asker:
         unless `allow_loops` (chains of thought cut their steps at the first repeat themselves).
         """
         config = config or GenerateConfig()
-        messages = [*history, *prompt.messages]
+        messages = self.conversation([*history, *prompt.messages])
         traces: list[CallTrace] = []
         last_error: ReplyParseError | None = None
         completion: Completion | None = None
@@ -221,7 +234,7 @@ class Asker:
         history: Sequence[ChatMessage] = (),
     ) -> tuple[list[float], CallTrace]:
         """Log-probabilities of continuations of the assistant reply to `history + prompt`, with its trace."""
-        messages = [*history, *prompt.messages]
+        messages = self.conversation([*history, *prompt.messages])
         logprobs, cached = await self.model.score_with_cache_flag(messages, continuations)
         trace = CallTrace(
             model=self.model.name,

@@ -11,8 +11,6 @@ import click
 
 from agent.cli._app import main as _group
 from agent.errors import FaithcheckError
-from agent.run import SecretMasker
-from agent.visible_text import visible
 
 # Importing a subcommand module registers it on the group.
 from agent.cli import _explain, _models  # noqa: F401  isort: skip
@@ -28,7 +26,9 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI. Bad input of any kind (a FaithcheckError, a click usage error) becomes one line on
     stderr and exit status 2; Ctrl-C exits with 130."""
     args = sys.argv[1:] if argv is None else list(argv)
-    masker = SecretMasker(_flag_values(args, "--api-key"))
+    # The values to mask; the masker itself is built when something is logged or fails (see _app.main), since
+    # building it imports agent.run, which `faithcheck --help` should not wait for.
+    masker = _flag_values(args, "--api-key")
     try:
         status = _group.main(args=args, prog_name="faithcheck", standalone_mode=False, obj=masker)
     except FaithcheckError as exc:
@@ -48,9 +48,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(status)
 
 
-def _fail(message: str, masker: SecretMasker) -> NoReturn:
-    """Print `message` as exactly one line, secrets masked and control characters visible, and exit 2."""
-    line = visible(" ".join(masker.scrub(message).split()))
+def _fail(message: str, secrets: list[str]) -> NoReturn:
+    """Print `message` as exactly one line, `secrets` (and every secret shape) masked and control characters
+    visible, and exit 2."""
+    from agent.run import SecretMasker
+    from agent.visible_text import visible
+
+    line = visible(" ".join(SecretMasker(secrets).scrub(message).split()))
     print(f"faithcheck: error: {line}", file=sys.stderr)
     sys.exit(BAD_INPUT)
 

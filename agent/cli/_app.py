@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from agent._sync import run_sync
 from agent.errors import ConfigurationError
-from agent.models import MemoryCache, Model, ResponseCache, SQLiteCache
-from agent.run import SecretMasker, build_model
-from agent.visible_text import visible
+
+# Imported where they are used: `faithcheck --help` only needs click (see tests/test_light_core.py).
+if TYPE_CHECKING:
+    from agent.models import Model, ResponseCache
+    from agent.run import SecretMasker
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -25,12 +27,21 @@ class SafeLogFormatter(logging.Formatter):
     """Log lines as they may be shown: secrets masked (known values, URL credentials, Authorization headers, key
     shapes), control and invisible characters visible. The HTTP clients log full URLs at -v and more at -vv."""
 
-    def __init__(self, fmt: str, masker: SecretMasker) -> None:
+    def __init__(self, fmt: str, secrets: Sequence[str] = ()) -> None:
         super().__init__(fmt)
-        self.masker = masker
+        self.secrets = list(secrets)
+
+    @functools.cached_property
+    def masker(self) -> SecretMasker:
+        """Built at the first log line: it imports agent.run, which `faithcheck CMD --help` should not wait for."""
+        from agent.run import SecretMasker
+
+        return SecretMasker(self.secrets)
 
     def format(self, record: logging.LogRecord) -> str:
         """The formatted record (exception text included), made safe."""
+        from agent.visible_text import visible
+
         return visible(self.masker.scrub_log(super().format(record)))
 
 
@@ -41,9 +52,9 @@ class SafeLogFormatter(logging.Formatter):
 def main(ctx: click.Context, verbose: int) -> None:
     """faithcheck: ask an LLM to explain itself, then check whether the explanation is faithful."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    masker = ctx.obj if isinstance(ctx.obj, SecretMasker) else SecretMasker()
+    secrets = ctx.obj if isinstance(ctx.obj, list) else []  # the --api-key values, from cli.main
     handler = logging.StreamHandler()
-    handler.setFormatter(SafeLogFormatter("%(levelname)s %(name)s: %(message)s", masker))
+    handler.setFormatter(SafeLogFormatter("%(levelname)s %(name)s: %(message)s", secrets))
     logging.basicConfig(level=level, handlers=[handler])
 
 
@@ -88,6 +99,8 @@ class ModelFlags:
 
     def open_cache(self) -> ResponseCache:
         """The persistent SQLite cache, or a per-run memory cache with --no-cache."""
+        from agent.models import MemoryCache, SQLiteCache
+
         if self.no_cache:
             return MemoryCache()
         cache = SQLiteCache(self.cache_dir)
@@ -96,6 +109,8 @@ class ModelFlags:
 
     def build(self, name: str) -> Model:
         """The named model, reached with these flags (see `agent.run.build_model`)."""
+        from agent.run import build_model
+
         return build_model(
             name, base_url=self.base_url, api_key=self.api_key, options=self.options, cache=self.open_cache()
         )

@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import yaml
 
 from agent._sync import run_sync
 from agent.cli._app import ModelFlags, main, model_options, prompts_dir_option
-from agent.cli._audit_output import audit_console, exit_interrupted, print_estimate, print_outcome, report_interrupt
 from agent.errors import ConfigurationError
-from agent.paradigms import paradigm_names
-from agent.run import Audit, AuditModels, AuditSettings, RichProgress, parse_gates, prepare_audit
-from evaluators import ROLES
+
+if TYPE_CHECKING:
+    from agent.run import Audit
 
 _ROLE_HELP = {
     role: f"Model that {does} (default: the audited model)."
@@ -43,6 +41,8 @@ _ROLE_HELP = {
 
 def parse_budgets(pairs: tuple[str, ...]) -> dict[str, int]:
     """`("cot=160",)` -> {"cot": 160}, checked against the paradigms that exist."""
+    from agent.paradigms import paradigm_names
+
     budgets: dict[str, int] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -57,6 +57,8 @@ def parse_budgets(pairs: tuple[str, ...]) -> dict[str, int]:
 
 def parse_test_params(pairs: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """`("counterfactual.k=5",)` -> {"counterfactual": {"k": 5}} (values parsed as YAML scalars)."""
+    import yaml
+
     params: dict[str, dict[str, Any]] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -69,6 +71,19 @@ def parse_test_params(pairs: tuple[str, ...]) -> dict[str, dict[str, Any]]:
             parsed = value
         params.setdefault(test, {})[name] = parsed
     return params
+
+
+def read_system_prompt(path: Path | None) -> str | None:
+    """The text of a --system-prompt file (None without one), exactly as deployed: only an empty file is refused."""
+    if path is None:
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"--system-prompt {path}: cannot read it as UTF-8 text ({exc})") from exc
+    if not text.strip():
+        raise ConfigurationError(f"--system-prompt {path} is empty: give the file with the deployed system prompt")
+    return text
 
 
 def _split_tests(value: str | None) -> tuple[str, ...] | None:
@@ -144,6 +159,14 @@ def _command_line(ctx: click.Context) -> list[str]:
     metavar="[TEST=]RATE",
     help="Exit 1 when a test's faithful rate is below RATE (repeatable; without TEST, every test).",
 )
+@click.option(
+    "--system-prompt",
+    "system_prompt_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="File with the system prompt the audited model is deployed with: sent first in every call to it, "
+    "never to helper roles; its sha256 goes in the run header.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary (or the dry-run estimate) as JSON.")
 @model_options
 def audit_command(
@@ -165,6 +188,7 @@ def audit_command(
     max_tokens: tuple[str, ...],
     prompts_dir: Path | None,
     fail_under: tuple[str, ...],
+    system_prompt_file: Path | None,
     as_json: bool,
     model_flags: ModelFlags,
 ) -> None:
@@ -176,6 +200,10 @@ def audit_command(
     Exit status: 0 completed, 1 a --fail-under gate failed, 2 bad input, 3 some pairs ended in error (--resume
     judges them again), 130 interrupted (resume with --resume).
     """
+    from agent.cli._audit_output import print_estimate
+    from agent.run import AuditModels, AuditSettings, parse_gates, prepare_audit
+    from evaluators import ROLES
+
     if resume_dir is not None and count_only:
         raise ConfigurationError("--dry-run counts a new audit; it cannot be combined with --resume")
     models = AuditModels(
@@ -195,6 +223,7 @@ def audit_command(
         use_judge_for_mentions=judge_mentions,
         prompts_dir=prompts_dir,
         max_tokens=parse_budgets(max_tokens),
+        system_prompt=read_system_prompt(system_prompt_file),
     )
     gates = parse_gates(fail_under)
     # A dry run answers from stand-ins with a cache of their own: the real cache is not even opened.
@@ -210,6 +239,9 @@ def audit_command(
 
 def _run(audit: Audit, command: list[str], as_json: bool) -> int:
     """Run the audit with a progress display, print its outcome; the exit status."""
+    from agent.cli._audit_output import audit_console, exit_interrupted, print_outcome, report_interrupt
+    from agent.run import RichProgress
+
     err = audit_console(stderr=True)
     announce = "" if as_json else f"auditing {audit.subject.name} on {audit.settings.scenario} → {audit.run_dir}"
     progress = RichProgress(err, announce=announce)

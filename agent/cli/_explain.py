@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.panel import Panel
 
 from agent.cli._app import ModelFlags, main, model_options, prompts_dir_option, run_and_close
 from agent.errors import ConfigurationError
-from agent.explainer import Explainer, Explanation, explain
-from agent.paradigms import EXPLANATION_PARADIGMS, ParadigmResult, paradigm_names
-from agent.presets import preset_item, task_preset
-from agent.prompts import PromptLibrary
-from agent.visible_text import SafeConsole
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from agent.explainer import Explanation
+    from agent.paradigms import ParadigmResult
+
+
+class ParadigmChoice(click.Choice):
+    """The registered paradigms, looked up when the flag is used or shown: the paradigms take a while to import
+    and `faithcheck --help` should not wait for them."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property  # type: ignore[override]
+    def choices(self) -> Sequence[str]:
+        from agent.paradigms import paradigm_names
+
+        return tuple(paradigm_names())
+
+    @choices.setter
+    def choices(self, _: Sequence[str]) -> None:
+        pass
 
 
 @main.command("explain")
@@ -38,7 +55,7 @@ from agent.visible_text import SafeConsole
     "--paradigm",
     "paradigms",
     multiple=True,
-    type=click.Choice(paradigm_names()),
+    type=ParadigmChoice(),
     help="Paradigm to run (repeat); default: post-hoc, explain-then-predict, importance, counterfactual, "
     "redaction, cot.",
 )
@@ -69,6 +86,12 @@ def explain_command(
     model_flags: ModelFlags,
 ) -> None:
     """Ask a model for its answer to TEXT and its explanations of it."""
+    from agent.explainer import Explainer, explain
+    from agent.paradigms import EXPLANATION_PARADIGMS
+    from agent.presets import preset_item, task_preset
+    from agent.prompts import PromptLibrary
+    from agent.visible_text import SafeConsole
+
     if not text.strip():
         raise ConfigurationError("TEXT is empty: give the text to explain, e.g. faithcheck explain -m smollm2 'A joy.'")
     task = task_preset(task_name, tuple(x.strip() for x in labels.split(",")) if labels else ())
@@ -91,6 +114,8 @@ def explain_command(
 
 
 def _describe(result: ParadigmResult) -> str:
+    from rich.markup import escape
+
     """One paradigm's output in a few readable lines."""
     output = result.output
     if output is None:
@@ -135,6 +160,9 @@ def _describe(result: ParadigmResult) -> str:
 
 def print_explanation(explanation: Explanation, console: Console) -> None:
     """Print an Explanation as one panel per paradigm."""
+    from rich.markup import escape
+    from rich.panel import Panel
+
     fields = "\n".join(f"{name}: {escape(text)}" for name, text in explanation.item.fields.items())
     options = "\n".join(f"({chr(65 + i)}) {escape(o)}" for i, o in enumerate(explanation.item.options))
     console.print(

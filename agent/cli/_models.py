@@ -6,18 +6,21 @@ import json
 from typing import Any
 
 import click
-from rich.table import Table
 
 from agent.cli._app import ModelFlags, main, model_options, run_and_close
-from agent.models import ChatMessage, GenerateConfig, providers
-from agent.models.scripted import scripted_names
-from agent.visible_text import SafeConsole, visible
 
 
 @main.command("models")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def models_command(as_json: bool) -> None:
     """List model providers, whether they are usable here, and the scripted models (organisms)."""
+    from rich.table import Table
+
+    from agent.models import providers
+    from agent.models._registry import extra_providing
+    from agent.models.scripted import scripted_names
+    from agent.visible_text import SafeConsole
+
     rows: list[dict[str, Any]] = [
         {
             "provider": entry.name,
@@ -36,7 +39,10 @@ def models_command(as_json: bool) -> None:
     for column in ("provider", "example", "what", "status"):
         table.add_column(column)
     for row in rows:
-        status = "ready" if not row["missing"] else "install " + ", ".join(row["missing"])
+        status = "ready"
+        if row["missing"]:
+            extra = extra_providing(row["missing"][0])  # a missing extra is named, as get_model's error does
+            status = f"pip install 'faithcheck[{extra}]'" if extra else "install " + ", ".join(row["missing"])
         table.add_row(row["provider"], row["example"], row["summary"], status)
     console.print(table)
     organisms = Table(title="Scripted models (scripted/<name>)")
@@ -71,6 +77,9 @@ def generate_command(
     model_flags: ModelFlags,
 ) -> None:
     """Print a completion of PROMPT."""
+    from agent.models import ChatMessage, GenerateConfig
+    from agent.visible_text import visible
+
     model = model_flags.build(model_name)
     messages = [ChatMessage(role="system", content=system)] if system else []
     messages.append(ChatMessage(role="user", content=prompt))

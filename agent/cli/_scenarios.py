@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich import box
-from rich.table import Table
 
 from agent.cli._app import main
-from agent.scenarios import DATASETS, Scenario, list_scenarios, load_parts
-from agent.visible_text import SafeConsole
+
+if TYPE_CHECKING:
+    from agent.scenarios import Scenario
 
 
 def _licence(scenario: Scenario) -> str:
+    from agent.scenarios import DATASETS
+
     spec = DATASETS[scenario.dataset]
     if spec.user_file:
         return scenario.licence or "not stated"
@@ -27,6 +28,8 @@ def _unique(values: list[str]) -> list[str]:
 
 def describe_scenario(scenario: Scenario) -> dict[str, Any]:
     """What `faithcheck scenarios` shows for one scenario (a suite sums its parts)."""
+    from agent.scenarios import load_parts
+
     parts: list[dict[str, Any]] = [
         {
             "scenario": data.scenario.name,
@@ -59,6 +62,12 @@ def describe_scenario(scenario: Scenario) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def scenarios_command(as_json: bool) -> None:
     """List scenarios: built-in ones and those in FAITHCHECK_SCENARIOS_PATH directories."""
+    from rich import box
+    from rich.table import Table
+
+    from agent.scenarios import list_scenarios
+    from agent.visible_text import SafeConsole
+
     rows = [describe_scenario(scenario) for scenario in list_scenarios()]
     if as_json:
         click.echo(json.dumps({"scenarios": rows}, indent=2))

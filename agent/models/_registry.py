@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any, TypeVar
 
 from agent.errors import ConfigurationError, MissingDependencyError
@@ -26,6 +28,7 @@ BUILTIN_PROVIDER_MODULES = (
     "agent.models.huggingface",
     "agent.models.smollm2",
     "agent.models.langchain_api",
+    "agent.models.http_api",
     "agent.models.scripted",
 )
 """Where the built-in providers register themselves, in the order `faithcheck models` lists them."""
@@ -63,11 +66,32 @@ class ProviderEntry:
         """The provider class, or an 'install X' error when a package it needs is missing."""
         missing = self.missing()
         if missing:
-            raise MissingDependencyError(f"provider '{self.name}'", missing[0])
+            raise MissingDependencyError(self.name, missing[0], extra=extra_providing(missing[0]))
         return self.api
 
 
 _PROVIDERS: dict[str, ProviderEntry] = {}
+
+_EXTRA_MARKER = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def extra_providing(package: str) -> str | None:
+    """The faithcheck extra that installs `package` (e.g. 'local' for torch), read from the installed metadata so
+    pyproject.toml stays the one place that says it; None when no extra does or faithcheck is not installed."""
+    try:
+        requirements = metadata.requires("faithcheck") or []
+    except metadata.PackageNotFoundError:
+        return None
+    for requirement in requirements:
+        name = re.match(r"[A-Za-z0-9._-]+", requirement)
+        extra = _EXTRA_MARKER.search(requirement)
+        if name and extra and _normalized(name.group()) == _normalized(package) and extra.group(1) != "test":
+            return extra.group(1)
+    return None
 
 
 def register_provider(

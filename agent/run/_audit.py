@@ -247,6 +247,7 @@ class Audit:
             seed=self.settings.run_seed,
             on_trace=record_call,
             max_tokens=self.settings.max_tokens,
+            system_prompt=self.settings.system_prompt,
         )
         labels = {part.label for part in self.plan.parts}
         observer.start(self.plan.total_items, sum(1 for key in run_dir.records.done if key[0] in labels), models)

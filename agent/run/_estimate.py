@@ -100,6 +100,7 @@ async def estimate_audit(
         on_trace=None,
         max_tokens=settings.max_tokens,
         dry_stats=stats,
+        system_prompt=settings.system_prompt,
     )
     observer = observer or SilentObserver()
     observer.start(plan.total_items, 0, list(stand_ins.values()))

@@ -79,6 +79,9 @@ def audit_difference(recorded: RunHeader, fresh: RunHeader) -> str | None:
         return f"seed (run: {recorded.seed}, now: {fresh.seed})"
     if recorded.prompt_hashes != fresh.prompt_hashes:
         return "prompt templates " + (_first_difference(recorded.prompt_hashes, fresh.prompt_hashes) or "")
+    old_prompt, new_prompt = recorded.options.get("system_prompt_sha256"), fresh.options.get("system_prompt_sha256")
+    if old_prompt != new_prompt:
+        return f"system prompt (run: {old_prompt or 'none'}, now: {new_prompt or 'none'})"
     old_budgets, new_budgets = recorded.options.get("max_tokens") or {}, fresh.options.get("max_tokens") or {}
     if old_budgets != new_budgets:
         return "generation budgets " + (_first_difference(old_budgets, new_budgets) or "")

@@ -42,14 +42,24 @@ def build_explainers(
     on_trace: TraceSink | None,
     max_tokens: Mapping[str, int] | None = None,
     dry_stats: DryStats | None = None,
+    system_prompt: str | None = None,
 ) -> tuple[Explainer, dict[str, Explainer]]:
     """One Explainer for the model under test and one per helper role (the model under test where none is given).
+
+    `system_prompt` (the one the audited model is deployed with) goes to the model under test's explainer only:
+    a helper role asks with faithcheck's own prompts, even when it is the same model.
 
     With `dry_stats`, every explainer asks through a `DryAsker` (one call per request, no re-asks).
     """
 
     subject_explainer = Explainer(
-        subject, prompts=prompts, seed=seed, on_trace=on_trace, reasks=0 if dry_stats else 2, max_tokens=max_tokens
+        subject,
+        prompts=prompts,
+        seed=seed,
+        on_trace=on_trace,
+        reasks=0 if dry_stats else 2,
+        max_tokens=max_tokens,
+        system_prompt=system_prompt,
     )
     # Helper roles take every setting of the subject's (evaluators.role_explainer), on their own model if given.
     explainers = {"subject": subject_explainer}
@@ -57,7 +67,13 @@ def build_explainers(
     if dry_stats is not None:
         for role, explainer in explainers.items():
             explainer.asker = DryAsker(
-                explainer.model, prompts, role=role, reasks=0, on_trace=on_trace, stats=dry_stats
+                explainer.model,
+                prompts,
+                role=role,
+                reasks=0,
+                on_trace=on_trace,
+                system_prompt=explainer.asker.system_prompt,
+                stats=dry_stats,
             )
     return subject_explainer, {role: explainers[role] for role in ROLES}
 

@@ -12,6 +12,7 @@ labelled `name#2`, `name#3`, ... so (scenario, item) pairs stay unique in the re
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
@@ -51,6 +52,16 @@ class AuditSettings:
     prompts_dir: Path | None = None
     max_tokens: dict[str, int] = field(default_factory=dict)
     """Paradigm name -> generation budget, replacing the default (agent.explainer.DEFAULT_MAX_TOKENS)."""
+    system_prompt: str | None = None
+    """The system prompt the audited model is deployed with (a chatbot's), sent first in every call to it and in
+    none to a helper role. Recorded in the header as text (every record's messages hold it anyway) and as a hash."""
+
+    @property
+    def system_prompt_hash(self) -> str | None:
+        """`sha256:<hex>` of the system prompt, to tell runs with different deployed prompts apart."""
+        if not self.system_prompt:
+            return None
+        return "sha256:" + hashlib.sha256(self.system_prompt.encode()).hexdigest()
 
     @property
     def run_seed(self) -> int:
@@ -81,6 +92,8 @@ class AuditSettings:
             "use_judge_for_mentions": self.use_judge_for_mentions,
             "prompts_dir": str(self.prompts_dir.resolve()) if self.prompts_dir else None,
             "max_tokens": self.max_tokens,
+            "system_prompt": self.system_prompt,
+            "system_prompt_sha256": self.system_prompt_hash,
         }
 
     @classmethod
@@ -98,6 +111,7 @@ class AuditSettings:
             use_judge_for_mentions=bool(options.get("use_judge_for_mentions")),
             prompts_dir=Path(prompts_dir) if prompts_dir else None,
             max_tokens={k: int(v) for k, v in (options.get("max_tokens") or {}).items()},
+            system_prompt=options.get("system_prompt") or None,
         )
 
 

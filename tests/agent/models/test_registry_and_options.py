@@ -29,7 +29,7 @@ def test_importing_agent_and_listing_providers_imports_no_sdk() -> None:
         f"print(names, [m for m in {HEAVY_MODULES!r} if m in sys.modules])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['openai', 'hf', 'smollm2', 'langchain', 'scripted'] []"
+    assert out.strip() == "['openai', 'hf', 'smollm2', 'langchain', 'http', 'scripted'] []"
 
 
 def test_the_decorator_is_the_one_place_a_provider_is_described() -> None:
