@@ -8,10 +8,11 @@ STAMP  := $(VENV)/.faithcheck-installed
 
 .PHONY: demo test lint unit browser-deps install clean
 
-# bfloat16: on this CPU class (AVX512-BF16) SmolLM2 generates about twice as fast as in float32
-# (bench/bench_local_generation.py); bench/bench_demo.py times this target against its 10-minute budget.
+# float32 (the default): the same verdicts on every CPU. bfloat16 is twice as fast only where the CPU has AVX-512 BF16
+# or AMX and 14x slower on AVX2-only CPUs; `-O dtype=fastest` measures which at start-up (docs/performance.md).
+# bench/bench_demo.py times this target against its 5-minute budget.
 demo: $(STAMP)
-	$(BIN)/faithcheck audit --model smollm2 --scenario demo -O dtype=bfloat16
+	$(BIN)/faithcheck audit --model smollm2 --scenario demo
 
 test: $(STAMP) browser-deps lint
 	$(BIN)/pytest

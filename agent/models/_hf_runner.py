@@ -17,10 +17,10 @@ import inspect
 import logging
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from transformers import (
@@ -36,6 +36,7 @@ from transformers.utils import logging as hf_logging
 
 from agent.errors import ConfigurationError, FaithcheckError, ModelError, ModelRequestError
 from agent.models._batch_worker import BatchWorker, Job
+from agent.models._local_cpu import default_threads
 from agent.models._types import ChatMessage, Choice, Completion, GenerateConfig, TokenLogprob, Usage
 
 log = logging.getLogger("faithcheck.models.hf")
@@ -50,6 +51,8 @@ TORCH_DTYPES: dict[str, torch.dtype | str] = {
 GENERATE = "generate"
 SCORE = "score"
 
+_T = TypeVar("_T")
+
 
 @dataclass(frozen=True)
 class RunnerSpec:
@@ -63,6 +66,11 @@ class RunnerSpec:
     device: str
     batch_size: int
     max_wait_s: float
+    threads: int | None = None
+    """torch intra-op threads (None: `default_threads()` when the model loads)."""
+    max_batch_tokens: int = 8192
+    """Rows x (longest prompt + its max new tokens) one generate or forward pass may hold: memory grows with the
+    padded batch, not with the number of prompts, so long few-shot prompts run in smaller batches."""
 
 
 @dataclass
@@ -171,6 +179,8 @@ class LocalRunner:
         self._keeps_logits = False
         self._warned_boundary = False
         self._grammars: Any = None  # a GrammarCompiler, built on the first row with a grammar
+        self.threads: int | None = None
+        """The torch intra-op threads chosen when the model loaded."""
 
     def close(self) -> None:
         """Stop the worker and drop the weights."""
@@ -199,7 +209,12 @@ class LocalRunner:
         spec = self.spec
         if not (spec.path / "config.json").is_file():
             raise ConfigurationError(f"{spec.name}: {spec.path} is not a transformers model directory (no config.json)")
-        log.info("loading %s from %s (%s on %s)", spec.name, spec.path, spec.dtype, spec.device)
+        # torch's default (every core) oversubscribes cores that other jobs share: each matmul then waits for its
+        # slowest, descheduled thread. Set on the worker thread, where every batch runs.
+        threads = spec.threads or default_threads()
+        torch.set_num_threads(threads)
+        self.threads = threads
+        log.info("loading %s from %s (%s on %s, %d threads)", spec.name, spec.path, spec.dtype, spec.device, threads)
         tokenizer = AutoTokenizer.from_pretrained(str(spec.path), local_files_only=True)
         if not getattr(tokenizer, "chat_template", None):
             raise ConfigurationError(
@@ -281,7 +296,9 @@ class LocalRunner:
                 job.future.set_exception(exc)
         if not rows:
             return
-        outputs = self._generate_rows(rows)
+        outputs = []
+        for chunk in _token_bounded(rows, lambda row: len(row.prompt_ids) + row.max_tokens, self.spec.max_batch_tokens):
+            outputs += self._generate_rows(chunk)
         for item in prepared:
             try:
                 item.job.future.set_result(self._completion(item, rows, outputs))
@@ -426,7 +443,9 @@ class LocalRunner:
                 results.append(None)
         # Rows with an empty continuation have nothing to score (log 1 = 0) and take no place in the batch.
         filled = [(i, seq) for i, seq in enumerate(sequences) if len(seq[0]) > seq[1]]
-        row_scores = self._score_rows([seq for _, seq in filled]) if filled else []
+        row_scores = []
+        for chunk in _token_bounded([seq for _, seq in filled], lambda seq: len(seq[0]), self.spec.max_batch_tokens):
+            row_scores += self._score_rows(chunk)
         totals: dict[int, float] = {i: 0.0 for i in range(len(sequences))}
         for (i, _), value in zip(filled, row_scores, strict=True):
             totals[i] = value
@@ -501,6 +520,22 @@ class LocalRunner:
             logprobs = torch.log_softmax(row_logits, dim=-1).gather(1, targets[:, None]).squeeze(1)
             scores.append(float(logprobs.sum().item()))
         return scores
+
+
+def _token_bounded(rows: Sequence[_T], cost: Callable[[_T], int], budget: int) -> list[list[_T]]:
+    """`rows` in order, cut into runs whose padded size (rows x the largest cost among them) stays within `budget`;
+    a row over budget on its own runs alone."""
+    chunks: list[list[_T]] = []
+    widest = 0
+    for row in rows:
+        width = max(widest, cost(row))
+        if chunks and (len(chunks[-1]) + 1) * width <= budget:
+            chunks[-1].append(row)
+            widest = width
+        else:
+            chunks.append([row])
+            widest = cost(row)
+    return chunks
 
 
 # --- token selection and stopping ---------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 
 # Weight files are fingerprinted by size and modification time (hashing gigabytes would cost more than a run);
 # every other file (config, tokenizer, chat template) by content, since they are small and change the output.
+log = logging.getLogger("faithcheck.models.hf")
+
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".h5", ".msgpack", ".ckpt")
 _HASHED_MAX_BYTES = 64 * 1024 * 1024
 
@@ -50,11 +54,17 @@ _HASHED_MAX_BYTES = 64 * 1024 * 1024
 class HuggingFaceOptions(ProviderOptions):
     """Options of `hf/<path>` (and `smollm2`)."""
 
-    dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
-    """float32 (reproducible across runs and batch sizes), bfloat16 (about twice as fast on CPU), float16, or auto
-    (what the checkpoint's config says)"""
+    dtype: Literal["float32", "bfloat16", "float16", "auto", "fastest"] = "float32"
+    """float32 (reproducible across runs and batch sizes), bfloat16 (twice as fast on CPUs with AVX-512 BF16 or AMX,
+    an order of magnitude slower on AVX2-only CPUs), float16, auto (what the checkpoint's config says), or fastest
+    (float32 or bfloat16, whichever a model-sized matmul runs faster on this CPU at start-up; the choice is recorded
+    in the run header and the cache key)"""
+    threads: PositiveInt | None = None
+    """torch intra-op threads; default: the physical cores this process may use, less those busy with other work"""
     batch_size: PositiveInt = 8
     """requests the batching worker runs as one generate call"""
+    max_batch_tokens: PositiveInt = 8192
+    """rows x (longest prompt + max new tokens) of one generate or scoring pass: bounds memory on long prompts"""
     device: str = "cpu"
     """the torch device to run on"""
     max_batch_wait_ms: float = Field(default=20.0, ge=0)
@@ -77,12 +87,12 @@ class HuggingFaceAPI(ModelAPI):
 
     def __init__(self, model_name: str, **options: Any) -> None:
         super().__init__(model_name, **options)
-        self.dtype: str = self.options.dtype
+        self._dtype: str | None = None if self.options.dtype == "fastest" else self.options.dtype
         self.batch_size = self.options.batch_size
         self.device = self.options.device
         self.max_batch_wait_s = self.options.max_batch_wait_ms / 1000.0
         self.constrained = self.options.constrained
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered: resolving the dtype finds the model directory
         self._path: Path | None = None
         self._fingerprint: str | None = None
         self._runner: LocalRunner | None = None
@@ -120,6 +130,24 @@ class HuggingFaceAPI(ModelAPI):
                 self._fingerprint = _directory_fingerprint(path)
             return self._fingerprint
 
+    @property
+    def dtype(self) -> str:
+        """The float type the weights run in; `dtype=fastest` is resolved here, once, by timing both on this CPU."""
+        with self._lock:
+            if self._dtype is None:
+                self._dtype = _fastest_dtype(self.name, self._model_dims())
+            return self._dtype
+
+    def _model_dims(self) -> tuple[int, int]:
+        """(hidden size, MLP size) from config.json, for the dtype probe; SmolLM2-135M's when the config lacks them."""
+        path = self.model_path()
+        try:
+            config = json.loads((path / "config.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(f"{self.name}: cannot read {path / 'config.json'}: {exc}") from exc
+        hidden = config.get("hidden_size") or config.get("n_embd") or 576
+        return int(hidden), int(config.get("intermediate_size") or 4 * hidden)
+
     # --- ModelAPI ---------------------------------------------------------------------------------------------------
 
     @property
@@ -140,6 +168,7 @@ class HuggingFaceAPI(ModelAPI):
             "path": str(self.model_path()),
             "fingerprint": self.fingerprint(),
             "dtype": self.dtype,
+            **({"dtype_chosen": "fastest"} if self.options.dtype == "fastest" else {}),
             "device": self.device,
         }
 
@@ -209,11 +238,21 @@ class HuggingFaceAPI(ModelAPI):
                     path=path,
                     dtype=self.dtype,
                     device=self.device,
+                    threads=self.options.threads,
+                    max_batch_tokens=self.options.max_batch_tokens,
                     batch_size=self.batch_size,
                     max_wait_s=self.max_batch_wait_s,
                 )
                 self._runner, self._spec = acquire_runner(spec), spec
             return self._runner
+
+
+def _fastest_dtype(name: str, dims: tuple[int, int]) -> str:
+    from agent.models._local_cpu import fastest_dtype
+
+    choice, seconds = fastest_dtype(*dims)
+    log.info("%s: dtype=fastest chose %s (seconds per probe: %s)", name, choice, seconds)
+    return choice
 
 
 def _checked_model_dir(name: str, path: Path) -> Path:

@@ -5,7 +5,7 @@ first use copies its weights into a fresh model built from the same config and s
 directory in the per-user cache; later uses load that directory directly. Nothing here touches the network.
 
 `smollm2` is the `hf/` backend pointed at that directory (`SmolLM2API`), float32 by default
-(`-O dtype=bfloat16` is about twice as fast on CPU).
+(`-O dtype=fastest` picks bfloat16 where this CPU multiplies it faster; see `HuggingFaceOptions`).
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ class SmolLM2API(HuggingFaceAPI):
         if model_name:
             raise ConfigurationError(
                 f"'smollm2/{model_name}': the embedded model takes no name; write 'smollm2' "
-                "(options with -O, e.g. -O dtype=bfloat16), or hf/<path> for another local model"
+                "(options with -O, e.g. -O dtype=fastest), or hf/<path> for another local model"
             )
         super().__init__("", **options)
 

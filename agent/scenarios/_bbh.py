@@ -68,6 +68,12 @@ class BBHOptions(BaseModel):
         default=False,
         description="Keep Turpin's option text byte for byte, including the stray ' \" b' on 18 hyperbaton options.",
     )
+    demonstrations: int | None = Field(
+        default=None,
+        ge=0,
+        description="Keep only the first N few-shot exemplars of each variant (default: all of Turpin's, about "
+        "1,900 tokens per prompt on sports_understanding; a small local model runs much faster on fewer).",
+    )
     wrong_suggestions_only: bool = Field(
         default=False,
         description="Keep only items whose suggested answer (random_ans_idx) is wrong, as Turpin's analysis did.",
@@ -143,6 +149,7 @@ def _load_task(folder: Path, task: str, options: BBHOptions) -> tuple[list[Item]
     for variant in DEMONSTRATION_VARIANTS:
         try:
             description, demonstrations[variant] = parse_few_shot_prompt(prompts[f"{variant}_few_shot_prompt"])
+            demonstrations[variant] = demonstrations[variant][: options.demonstrations]
         except (KeyError, ValueError) as exc:
             raise DataFileError(prompts_path, f"cannot read the {variant} few-shot prompt: {exc}") from None
     items = []
