@@ -95,6 +95,12 @@ class MemoryCache(ResponseCache):
         self._values[key] = value
 
 
+_PROCESS_TOKEN = secrets.token_hex(4)
+"""One token per process, shared by its caches: a claim left by an earlier cache of this very process (an audit
+stopped while requests were in flight, then resumed in the same process) is this process's own, so it is taken
+over at once instead of waited on until it expires. A reused pid gets another token."""
+
+
 def _process_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
@@ -144,7 +150,7 @@ class SQLiteCache(ResponseCache):
         self.directory = Path(directory) if directory else default_cache_dir()
         self.path = self.directory / "responses.sqlite3"
         self._local = threading.local()
-        self._owner = _Owner(socket.gethostname(), os.getpid(), secrets.token_hex(4))
+        self._owner = _Owner(socket.gethostname(), os.getpid(), _PROCESS_TOKEN)
         self._created = False
         self._creating = threading.Lock()
 

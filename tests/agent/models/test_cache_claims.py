@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import socket
@@ -51,6 +52,8 @@ def test_an_expired_claim_is_taken_over_even_from_another_host(tmp_path: Path) -
 
 def test_a_stored_value_answers_a_claim_and_storing_ends_it(tmp_path: Path) -> None:
     first, second = SQLiteCache(tmp_path), SQLiteCache(tmp_path)
+    # Caches of one process share its claims: the second stands for another live process here.
+    second._owner = dataclasses.replace(second._owner, token="another-process")
     assert first.claim_sync("k", 60).owned
     assert second.claim_sync("k", 60).busy
     first.put_sync("k", {"text": "done"})
@@ -92,3 +95,9 @@ async def test_a_model_waits_for_the_answer_another_process_is_fetching(tmp_path
     assert sent == ["hello"]
     assert model.usage.calls_sent == 0
     assert model.usage.shared_in_flight == 1
+
+
+def test_a_claim_left_by_an_earlier_cache_of_this_process_is_taken_over(tmp_path: Path) -> None:
+    """An audit stopped with requests in flight, resumed in the same process, must not wait for its own claims."""
+    assert SQLiteCache(tmp_path).claim_sync("k", 600).owned
+    assert SQLiteCache(tmp_path).claim_sync("k", 600).owned
